@@ -1,0 +1,1 @@
+"""ComponentResources: the shared event parts and one component per lab per participant."""

@@ -1,0 +1,167 @@
+"""Lab 1 for one participant: sample topic -> collection Lambda -> Firehose -> S3 bucket.
+
+Everything here belongs to one participant and may touch only that participant's
+resources (plus sending undeliverable samples to the event's shared queue).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.lambda_function import FunctionSpec, declare_function
+from event.names import ParticipantNames
+
+SAMPLES_PREFIX = "samples/"
+SAMPLES_KEY_LAYOUT = ("year=!{timestamp:yyyy}/month=!{timestamp:MM}/"
+                      "day=!{timestamp:dd}/hour=!{timestamp:HH}/")
+ERRORS_PREFIX = "errors/!{firehose:error-output-type}/"
+FIREHOSE_S3_ACTIONS = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject",
+                       "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"]
+COLLECTION_RETRIES = 2  # Lambda's asynchronous retries before the sample is parked
+
+
+@dataclass
+class SampleCollectionArgs:
+    names: ParticipantNames
+    sample_topic_arn: pulumi.Input[str]
+    undelivered_queue_arn: pulumi.Input[str]
+    buffer_seconds: int
+    buffer_mb: int
+    log_retention_days: int
+
+
+class SampleCollection(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    delivery_stream: aws.kinesis.FirehoseDeliveryStream
+    function: aws.lambda_.Function
+
+    def __init__(self, name: str, args: SampleCollectionArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:lab1:SampleCollection", name, None, opts)
+        self._names = args.names
+        self.bucket = self._private_bucket()
+        self.delivery_stream = self._delivery_stream(args)
+        self.function = self._collection_function(args)
+        self._subscribe(args)
+        self.register_outputs({
+            "bucket_name": self.bucket.bucket,
+            "delivery_stream_name": self.delivery_stream.name,
+            "collection_function_name": self.function.name,
+        })
+
+    def _child(self, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _private_bucket(self) -> aws.s3.Bucket:
+        logical = self._names.bucket
+        # Auto-named (logical name + random suffix): bucket names are global across AWS.
+        bucket = aws.s3.Bucket(logical, force_destroy=True, opts=self._child())
+        aws.s3.BucketPublicAccessBlock(
+            f"{logical}-no-public-access", bucket=bucket.id,
+            block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=self._child())
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{logical}-encryption", bucket=bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"),
+                bucket_key_enabled=True)],
+            opts=self._child())
+        deny_plain_http = {
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        aws.s3.BucketPolicy(f"{logical}-tls-only", bucket=bucket.id,
+                            policy=iam.policy(deny_plain_http), opts=self._child())
+        return bucket
+
+    def _delivery_stream(self, args: SampleCollectionArgs) -> aws.kinesis.FirehoseDeliveryStream:
+        names = self._names
+        log_group = aws.cloudwatch.LogGroup(
+            f"{names.delivery_stream}-stream-logs",
+            name=f"/aws/kinesisfirehose/{names.delivery_stream}",
+            retention_in_days=args.log_retention_days, opts=self._child())
+        log_stream = aws.cloudwatch.LogStream(
+            f"{names.delivery_stream}-stream-log", name="DestinationDelivery",
+            log_group_name=log_group.name, opts=self._child())
+        role = aws.iam.Role(
+            names.firehose_role, name=names.firehose_role,
+            assume_role_policy=iam.trust_policy("firehose.amazonaws.com"),
+            opts=self._child())
+        role_policy = aws.iam.RolePolicy(
+            f"{names.firehose_role}-policy", role=role.id,
+            policy=iam.policy(
+                iam.allow(FIREHOSE_S3_ACTIONS,
+                          [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")]),
+                iam.allow(["logs:PutLogEvents"], [log_stream.arn])),
+            opts=self._child())
+        return aws.kinesis.FirehoseDeliveryStream(
+            names.delivery_stream,
+            name=names.delivery_stream,
+            destination="extended_s3",
+            server_side_encryption=aws.kinesis.FirehoseDeliveryStreamServerSideEncryptionArgs(
+                enabled=True, key_type="AWS_OWNED_CMK"),
+            extended_s3_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationArgs(
+                role_arn=role.arn,
+                bucket_arn=self.bucket.arn,
+                prefix=SAMPLES_PREFIX + SAMPLES_KEY_LAYOUT,
+                error_output_prefix=ERRORS_PREFIX + SAMPLES_KEY_LAYOUT,
+                buffering_interval=args.buffer_seconds,
+                buffering_size=args.buffer_mb,
+                compression_format="UNCOMPRESSED",  # SageMaker's CSV channels read it as is
+                cloudwatch_logging_options=aws.kinesis.
+                FirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptionsArgs(
+                    enabled=True, log_group_name=log_group.name,
+                    log_stream_name=log_stream.name),
+            ),
+            # IAM is eventually consistent: the policy must exist before Firehose checks it.
+            opts=self._child(depends_on=[role_policy]),
+        )
+
+    def _collection_function(self, args: SampleCollectionArgs) -> aws.lambda_.Function:
+        names = self._names
+        declared = declare_function(FunctionSpec(
+            logical_name=names.collect_function,
+            function_name=names.collect_function,
+            module="collect_samples",
+            shared_modules=("fc_samples",),
+            statements=[
+                iam.allow(["firehose:PutRecord", "firehose:PutRecordBatch"],
+                          [self.delivery_stream.arn]),
+                iam.allow(["sqs:SendMessage"], [args.undelivered_queue_arn]),
+            ],
+            environment={"DELIVERY_STREAM_NAME": self.delivery_stream.name,
+                         "PARTICIPANT": names.participant},
+            log_retention_days=args.log_retention_days,
+        ), parent=self)
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{names.collect_function}-on-failure",
+            function_name=declared.function.name,
+            maximum_retry_attempts=COLLECTION_RETRIES,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=args.undelivered_queue_arn)),
+            opts=self._child())
+        return declared.function
+
+    def _subscribe(self, args: SampleCollectionArgs) -> None:
+        names = self._names
+        permission = aws.lambda_.Permission(
+            f"{names.collect_function}-from-topic",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="sns.amazonaws.com",
+            source_arn=args.sample_topic_arn,
+            opts=self._child())
+        aws.sns.TopicSubscription(
+            f"{names.collect_function}-subscription",
+            topic=args.sample_topic_arn,
+            protocol="lambda",
+            endpoint=self.function.arn,
+            opts=self._child(depends_on=[permission]))

@@ -1,0 +1,1 @@
+"""Event configuration: stack settings, the participant roster and the naming plan."""

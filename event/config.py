@@ -1,0 +1,136 @@
+"""Event-wide settings from Pulumi stack config, typed and validated in one pass.
+
+`SETTINGS` is the single source of truth; a test checks that the config schema in
+`Pulumi.yaml` declares the same keys, types and defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type  # str, int or bool
+    default: Any
+    check: Callable[[Any], Optional[str]]  # returns a problem, or None when fine
+    description: str
+
+
+def _between(low: int, high: int) -> Callable[[int], Optional[str]]:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+
+def _always_fine(_: Any) -> Optional[str]:
+    return None
+
+
+SETTINGS = (
+    Setting("event", str, "aim368",
+            lambda v: None if EVENT_PATTERN.match(v) else
+            "must be 1-20 lowercase letters, digits or '-', starting with a letter",
+            "Short event name; prefixes every resource name and tags everything."),
+    Setting("roster", str, "participants.yaml", _always_fine,
+            "Path of the participant roster, relative to the project directory."),
+    Setting("samplesPerSecond", int, 5, _between(1, 50),
+            "Samples the FC publishes per second to the sample topic."),
+    Setting("feedEnabled", bool, True, _always_fine,
+            "Whether the FC sample feed's schedule is on; set false to pause the feed."),
+    Setting("feedSeed", int, 368, _between(0, 2**31 - 1),
+            "Seed of the FC sample generator; each scheduled run derives its own from it."),
+    Setting("firehoseBufferSeconds", int, 60, _between(0, 900),
+            "Firehose buffering interval: how long samples wait before landing in S3."),
+    Setting("firehoseBufferMB", int, 5, _between(1, 128),
+            "Firehose buffering size in MiB; whichever of size and interval comes first."),
+    Setting("logRetentionDays", int, 14,
+            lambda v: None if v in LOG_RETENTION_DAYS else
+            f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}",
+            "Retention of every Lambda and Firehose log group."),
+    Setting("participantAccountRole", str, "OrganizationAccountAccessRole",
+            lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else "is not a valid IAM role name",
+            "Role assumed in a participant's own AWS account (roster field 'account')."),
+)
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    event: str = "aim368"
+    roster: str = "participants.yaml"
+    samples_per_second: int = 5
+    feed_enabled: bool = True
+    feed_seed: int = 368
+    firehose_buffer_seconds: int = 60
+    firehose_buffer_mb: int = 5
+    log_retention_days: int = 14
+    participant_account_role: str = "OrganizationAccountAccessRole"
+    region: str = DEFAULT_REGION
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the stack config:\n{listing}")
+
+
+def _attribute(key: str) -> str:
+    return re.sub(r"(?<=[a-z])([A-Z])", r"_\1", key).lower()
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    if setting.kind is bool:
+        if raw.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return raw.lower() == "true"
+    if setting.kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    return raw
+
+
+def parse_config(raw: dict[str, Optional[str]], region: Optional[str] = None) -> EventConfig:
+    """Build the config from raw strings (None = unset); raise ConfigError listing all problems."""
+    problems, values = [], {}
+    unknown = sorted(set(raw) - {s.key for s in SETTINGS})
+    problems += [f"unknown setting '{k}'" for k in unknown]
+    for setting in SETTINGS:
+        text = raw.get(setting.key)
+        try:
+            value = setting.default if text is None else _parse(setting, text)
+        except ValueError as error:
+            problems.append(f"{setting.key}={text!r} {error}")
+            continue
+        problem = setting.check(value)
+        if problem:
+            problems.append(f"{setting.key}={value!r} {problem}")
+        values[_attribute(setting.key)] = value
+    if problems:
+        raise ConfigError(problems)
+    return EventConfig(**values, region=region or DEFAULT_REGION)
+
+
+def _project_settings() -> dict[str, Optional[str]]:
+    """Every `<project>:<key>` the stack sets, so that a mistyped key is caught too."""
+    prefix = f"{pulumi.get_project()}:"
+    every = {**get_config_env(), **CONFIG.get()}
+    raw: dict[str, Optional[str]] = {k[len(prefix):]: v for k, v in every.items() if k.startswith(prefix)}
+    project = pulumi.Config()
+    raw.update({s.key: project.get(s.key) for s in SETTINGS})
+    return raw
+
+
+def load_config() -> EventConfig:
+    """Read the project's stack config (and `aws:region`) from the running Pulumi program."""
+    return parse_config(_project_settings(), region=pulumi.Config("aws").get("region"))

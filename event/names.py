@@ -1,0 +1,104 @@
+"""The physical names of every participant's resources, and the AWS limits they must fit.
+
+One place decides names, so the roster validator can reject an id that would break any
+of them before a single resource is declared.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Pulumi auto-naming appends "-" and 7 random characters to the logical name.
+AUTONAME_SUFFIX_CHARS = 8
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # API Gateway stage names
+
+
+@dataclass(frozen=True)
+class NameRule:
+    what: str
+    limit: int
+
+
+S3_BUCKET = NameRule("S3 bucket name", 63)
+IAM_ROLE = NameRule("IAM role name", 64)
+LAMBDA_FUNCTION = NameRule("Lambda function name", 64)
+FIREHOSE_STREAM = NameRule("Firehose delivery stream name", 64)
+SAGEMAKER_NOTEBOOK = NameRule("SageMaker notebook instance name", 63)
+
+
+@dataclass(frozen=True)
+class ParticipantNames:
+    """Names for one participant; every one starts with the event and the participant id."""
+
+    event: str
+    participant: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.event}-{self.participant}"
+
+    # Lab 1
+    @property
+    def bucket(self) -> str:
+        """Logical name of the bucket; Pulumi appends a suffix to keep it globally unique."""
+        return f"{self.prefix}-samples"
+
+    @property
+    def delivery_stream(self) -> str:
+        return f"{self.prefix}-samples"
+
+    @property
+    def firehose_role(self) -> str:
+        return f"{self.prefix}-firehose"
+
+    @property
+    def collect_function(self) -> str:
+        return f"{self.prefix}-collect"
+
+    # Lab 2 and Lab 3 (reserved now so that the roster is validated once for all labs)
+    @property
+    def notebook(self) -> str:
+        return f"{self.prefix}-notebook"
+
+    @property
+    def sagemaker_role(self) -> str:
+        return f"{self.prefix}-sagemaker"
+
+    @property
+    def inference_function(self) -> str:
+        return f"{self.prefix}-inference"
+
+    @property
+    def stage(self) -> str:
+        return self.participant  # the seed's <first>-<last>
+
+    def checked(self) -> list[tuple[NameRule, str, int]]:
+        """(rule, name, length as AWS will see it) for every length-limited name."""
+        autonamed = len(self.bucket) + AUTONAME_SUFFIX_CHARS
+        return [
+            (S3_BUCKET, self.bucket + "-xxxxxxx", autonamed),
+            (FIREHOSE_STREAM, self.delivery_stream, len(self.delivery_stream)),
+            (IAM_ROLE, self.firehose_role, len(self.firehose_role)),
+            (IAM_ROLE, self.collect_function, len(self.collect_function)),
+            (IAM_ROLE, self.sagemaker_role, len(self.sagemaker_role)),
+            (IAM_ROLE, self.inference_function, len(self.inference_function)),
+            (LAMBDA_FUNCTION, self.collect_function, len(self.collect_function)),
+            (LAMBDA_FUNCTION, self.inference_function, len(self.inference_function)),
+            (SAGEMAKER_NOTEBOOK, self.notebook, len(self.notebook)),
+        ]
+
+    def problems(self) -> list[str]:
+        found = [
+            f"{rule.what} '{name}' would be {length} characters, over AWS's {rule.limit}"
+            for rule, name, length in self.checked()
+            if length > rule.limit
+        ]
+        if not STAGE_NAME.match(self.stage):
+            found.append(f"API Gateway stage name '{self.stage}' is not 1-128 of [A-Za-z0-9_-]")
+        return found
+
+    def max_participant_id_length(self) -> int:
+        """The longest id that fits every limit for this event name."""
+        slack = min(rule.limit - length for rule, _, length in self.checked())
+        return len(self.participant) + slack

@@ -1,0 +1,108 @@
+"""Lab 1 collection Lambda: FC sample notifications from SNS -> the participant's Firehose.
+
+Each valid sample goes to Firehose as one newline-terminated CSV row, so the objects
+Firehose writes to S3 are plain CSV. Malformed samples are logged with a reason and
+counted, never forwarded. Records Firehose rejects are retried with backoff; if some
+still fail, the invocation raises so that Lambda retries it and, after that, parks the
+event in the on-failure queue: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Optional
+
+import boto3
+from botocore.config import Config
+
+import fc_samples
+from log import log
+
+MAX_BATCH_RECORDS = 500  # PutRecordBatch limits
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_ATTEMPTS = 5
+FIRST_BACKOFF_SECONDS = 0.1
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
+                       connect_timeout=2, read_timeout=5)
+
+_firehose = None
+
+
+class DeliveryError(RuntimeError):
+    """Firehose kept rejecting some samples; raised so Lambda retries the invocation."""
+
+
+def firehose_client():
+    global _firehose
+    if _firehose is None:
+        _firehose = boto3.client("firehose", config=CLIENT_CONFIG)
+    return _firehose
+
+
+def _sample_row(record: Any) -> str:
+    try:
+        message = record["Sns"]["Message"]
+    except (KeyError, TypeError):
+        raise fc_samples.SampleError("not an SNS notification record") from None
+    return fc_samples.encode(fc_samples.decode(message))
+
+
+def _batches(rows: list[bytes]):
+    batch, size = [], 0
+    for row in rows:
+        if batch and (len(batch) == MAX_BATCH_RECORDS or size + len(row) > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += len(row)
+    if batch:
+        yield batch
+
+
+def _put_once(client, stream: str, rows: list[bytes]) -> list[bytes]:
+    """Send rows once; return the ones Firehose rejected."""
+    if len(rows) == 1:
+        client.put_record(DeliveryStreamName=stream, Record={"Data": rows[0]})
+        return []
+    rejected: list[bytes] = []
+    for batch in _batches(rows):
+        response = client.put_record_batch(DeliveryStreamName=stream,
+                                           Records=[{"Data": row} for row in batch])
+        if response.get("FailedPutCount"):
+            rejected += [row for row, result in zip(batch, response["RequestResponses"])
+                         if result.get("ErrorCode")]
+    return rejected
+
+
+def deliver(stream: str, rows: list[str], client=None,
+            sleep: Callable[[float], None] = time.sleep) -> int:
+    """Put rows on the stream, retrying rejected ones; return the attempts it took."""
+    client = client or firehose_client()
+    pending = [row.encode("utf-8") for row in rows]
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        pending = _put_once(client, stream, pending)
+        if not pending:
+            return attempt
+        log("firehose_rejected", stream=stream, rejected=len(pending), attempt=attempt)
+        if attempt < MAX_ATTEMPTS:
+            sleep(FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    raise DeliveryError(f"Firehose {stream} still rejected {len(pending)} of {len(rows)} "
+                        f"samples after {MAX_ATTEMPTS} attempts")
+
+
+def handler(event: dict, context: Optional[Any] = None, client=None) -> dict:
+    stream = os.environ["DELIVERY_STREAM_NAME"]
+    rows, rejected = [], 0
+    for position, record in enumerate(event.get("Records") or []):
+        try:
+            rows.append(_sample_row(record))
+        except fc_samples.SampleError as error:
+            rejected += 1
+            message = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
+            log("sample_rejected", record=position, reason=str(error),
+                message=str(message)[:200] if message is not None else None)
+    attempts = deliver(stream, rows, client=client) if rows else 0
+    summary = {"forwarded": len(rows), "rejected": rejected, "attempts": attempts}
+    log("collected", participant=os.environ.get("PARTICIPANT"), stream=stream, **summary)
+    return summary

@@ -1,0 +1,93 @@
+"""The FC's sample publisher, run by an EventBridge schedule once a period.
+
+One run publishes SAMPLES_PER_SECOND samples every second for PERIOD_SECONDS onto the
+sample topic with SNS PublishBatch (10 messages a call). Each run draws its samples
+from a seed derived from the feed seed and the run's scheduled time, so a run is
+reproducible. Entries SNS rejects are retried; any still failing make the run fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any, Callable, Optional
+
+import boto3
+from botocore.config import Config
+
+import fc_samples
+from log import log
+
+PUBLISH_BATCH_SIZE = 10  # SNS PublishBatch limit
+MAX_ATTEMPTS = 4
+FIRST_BACKOFF_SECONDS = 0.05
+STOP_BEFORE_TIMEOUT_MS = 5_000
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
+                       connect_timeout=2, read_timeout=5)
+
+_sns = None
+
+
+class PublishError(RuntimeError):
+    """Some samples could not be published."""
+
+
+def sns_client():
+    global _sns
+    if _sns is None:
+        _sns = boto3.client("sns", config=CLIENT_CONFIG)
+    return _sns
+
+
+def run_seed(feed_seed: int, scheduled_time: str) -> int:
+    digest = hashlib.sha256(f"{feed_seed}:{scheduled_time}".encode()).hexdigest()
+    return int(digest[:12], 16)
+
+
+def publish_batch(client, topic_arn: str, samples: list, sleep=time.sleep) -> int:
+    """Publish up to 10 samples, retrying rejected entries; return how many failed."""
+    pending = {str(i): fc_samples.encode(s).rstrip("\n") for i, s in enumerate(samples)}
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        response = client.publish_batch(
+            TopicArn=topic_arn,
+            PublishBatchRequestEntries=[{"Id": i, "Message": m} for i, m in pending.items()])
+        pending = {f["Id"]: pending[f["Id"]] for f in response.get("Failed", [])}
+        if not pending:
+            return 0
+        if attempt < MAX_ATTEMPTS:
+            sleep(FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    return len(pending)
+
+
+def _remaining_ms(context: Optional[Any]) -> float:
+    return context.get_remaining_time_in_millis() if context else float("inf")
+
+
+def handler(event: dict, context: Optional[Any] = None, client=None,
+            clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> dict:
+    client = client or sns_client()
+    topic_arn = os.environ["SAMPLE_TOPIC_ARN"]
+    rate = int(os.environ["SAMPLES_PER_SECOND"])
+    period = int(os.environ["PERIOD_SECONDS"])
+    scheduled = str((event or {}).get("time", "manual"))
+    samples = fc_samples.generate(rate * period, seed=run_seed(int(os.environ["FEED_SEED"]),
+                                                               scheduled))
+    start, published, failed = clock(), 0, 0
+    for second in range(period):
+        if _remaining_ms(context) < STOP_BEFORE_TIMEOUT_MS:
+            break
+        this_second = samples[second * rate:(second + 1) * rate]
+        for i in range(0, len(this_second), PUBLISH_BATCH_SIZE):
+            chunk = this_second[i:i + PUBLISH_BATCH_SIZE]
+            lost = publish_batch(client, topic_arn, chunk, sleep=sleep)
+            failed += lost
+            published += len(chunk) - lost
+        sleep(max(0.0, start + second + 1 - clock()))
+    summary = {"scheduled": scheduled, "published": published, "failed": failed,
+               "skipped": len(samples) - published - failed}
+    log("published", **summary)
+    if failed or summary["skipped"]:
+        raise PublishError(f"published {published} of {len(samples)} samples: {summary}")
+    return summary

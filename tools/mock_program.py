@@ -1,0 +1,194 @@
+"""Run the Pulumi program under Pulumi's mock engine and record what it declares.
+
+The tests, the benchmarks and the local rehearsal all evaluate `__main__.py` this way:
+the real pulumi_aws classes check argument names and types, while this module plays
+the engine and the cloud provider (ids, ARNs, auto-names, account and region).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import ROOT, SETTINGS
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROGRAM = PROJECT_DIR / "__main__.py"
+PROJECT = "ml-workshop"
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+# How the fake provider builds ARNs: resource type -> template over region, account, name.
+ARN_TEMPLATES = {
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+        "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+}
+# The property that holds each type's physical name, when it is not `name`.
+NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
+AUTONAMED = set(ARN_TEMPLATES)
+
+
+def autoname(logical_name: str) -> str:
+    """Pulumi's auto-naming: the logical name, a dash and 7 pseudo-random characters."""
+    return f"{logical_name}-{hashlib.sha1(logical_name.encode()).hexdigest()[:7]}"
+
+
+@dataclass
+class Declared:
+    """One resource as the program declared it."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    parent: str
+    provider: str  # "<provider urn>::<id>", or "" for components and providers
+    dependencies: list[str]
+    custom: bool
+
+    @property
+    def provider_urn(self) -> str:
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+@dataclass
+class Program:
+    """Everything a run of the program declared, with lookups for tests."""
+
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> Declared:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Declared:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def provider_of(self, participant_id: str) -> Declared:
+        return self.named(f"{participant_id}-aws")
+
+    def owned_by(self, participant_id: str) -> list[Declared]:
+        """Custom resources created through that participant's provider."""
+        provider = self.provider_of(participant_id).urn
+        return [r for r in self.resources if r.provider_urn == provider]
+
+
+class _CloudMocks(pulumi_mocks.Mocks):
+    """Plays the AWS provider: ids, auto-names and ARNs, in the provider's account."""
+
+    def __init__(self) -> None:
+        self.provider_accounts: dict[str, str] = {}
+
+    def _account(self, provider: Optional[str]) -> str:
+        urn = provider.rsplit("::", 1)[0] if provider else ""
+        return self.provider_accounts.get(urn, ACCOUNT)
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        state = dict(args.inputs)
+        if args.typ == PROVIDER_TYPE:
+            return f"{args.name}-id", state
+        name_property = NAME_PROPERTY.get(args.typ, "name")
+        if args.typ in AUTONAMED and not state.get(name_property):
+            state[name_property] = autoname(args.name)
+        physical = state.get(name_property, args.name)
+        template = ARN_TEMPLATES.get(args.typ)
+        if template:
+            state["arn"] = template.format(region=REGION, account=self._account(args.provider),
+                                           name=physical)
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
+        if args.typ == "aws:cloudwatch/logStream:LogStream":
+            state["arn"] = (f"arn:aws:logs:{REGION}:{self._account(args.provider)}:log-group:"
+                            f"{state['logGroupName']}:log-stream:{physical}")
+        return f"{physical}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            account = self._account(args.provider)
+            return {"accountId": account, "arn": f"arn:aws:iam::{account}:user/organizer",
+                    "userId": "AIDAORGANIZER", "id": account}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": REGION, "region": REGION, "id": REGION}
+        raise NotImplementedError(f"the mock cloud does not answer {args.token}")
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping parent, provider, dependencies and stack outputs."""
+
+    def __init__(self, mocks: _CloudMocks) -> None:
+        super().__init__(mocks)
+        self.cloud = mocks
+        self.program = Program()
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        urn = response.urn
+        if request.type == PROVIDER_TYPE:
+            for role in inputs.get("assumeRoles") or []:
+                self.cloud.provider_accounts[urn] = role["roleArn"].split(":")[4]
+        self.program.resources.append(Declared(
+            urn=urn, type=request.type, name=request.name, inputs=inputs,
+            state=self.resources[urn].state, parent=request.parent, provider=request.provider,
+            dependencies=list(request.dependencies), custom=request.custom))
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+            self.program.outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def run_program(config: dict[str, str], stack: str = "test",
+                program: Path = PROGRAM) -> Program:
+    """Evaluate the program with the given project config ({"event": "x", ...}).
+
+    Raises whatever the program raises; `last_run()` still tells what was declared.
+    """
+    global _last
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    cloud = _CloudMocks()
+    monitor = _RecordingMonitor(cloud)
+    _last = monitor.program
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}" if ":" not in k else k: str(v)
+                                   for k, v in config.items()})
+    pulumi_mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    ROOT.set(None)  # set_mocks made a stack of its own; run_in_stack makes the real one
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    run: Callable[[], Any] = lambda: runpy.run_path(str(program), run_name="__main__")
+    _sync_await(run_in_stack(run))
+    return monitor.program
+
+
+_last = Program()
+
+
+def last_run() -> Program:
+    return _last
