@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class Declared:
     """One resource as the program declared it."""
 
     urn: str
+    id: str
     type: str
     name: str
     inputs: dict[str, Any]
@@ -79,10 +81,11 @@ class Program:
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
 
-    def named(self, name: str) -> Declared:
-        found = [r for r in self.resources if r.name == name]
+    def named(self, name: str, type_token: Optional[str] = None) -> Declared:
+        found = [r for r in self.resources
+                 if r.name == name and (type_token is None or r.type == type_token)]
         if len(found) != 1:
-            raise KeyError(f"{len(found)} resources named {name!r}")
+            raise KeyError(f"{len(found)} resources named {name!r} of type {type_token}")
         return found[0]
 
     def by_urn(self, urn: str) -> Declared:
@@ -151,10 +154,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         inputs = rpc.deserialize_properties(request.object)
         urn = response.urn
         if request.type == PROVIDER_TYPE:
-            for role in inputs.get("assumeRoles") or []:
+            roles = inputs.get("assumeRoles") or []
+            for role in json.loads(roles) if isinstance(roles, str) else roles:
                 self.cloud.provider_accounts[urn] = role["roleArn"].split(":")[4]
         self.program.resources.append(Declared(
-            urn=urn, type=request.type, name=request.name, inputs=inputs,
+            urn=urn, id=response.id, type=request.type, name=request.name, inputs=inputs,
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom))
         return response

@@ -1,0 +1,322 @@
+"""What `pulumi up` declares for the sample feed and every participant's Lab 1.
+
+Each test evaluates __main__.py under Pulumi's mock engine through the `program` fixture.
+"""
+
+import json
+from collections import Counter
+
+import pulumi
+import pytest
+import yaml
+
+from event.config import ConfigError
+from event.roster import RosterError
+from tests.conftest import PROJECT_DIR
+
+BUCKET = "aws:s3/bucket:Bucket"
+STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+PERMISSION = "aws:lambda/permission:Permission"
+PROVIDER = "pulumi:providers:aws"
+
+LAB1_RESOURCES = Counter({
+    BUCKET: 1,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+    "aws:s3/bucketPolicy:BucketPolicy": 1,
+    STREAM: 1,
+    FUNCTION: 1,
+    ROLE: 2,
+    ROLE_POLICY: 2,
+    "aws:cloudwatch/logGroup:LogGroup": 2,
+    "aws:cloudwatch/logStream:LogStream": 1,
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
+    PERMISSION: 1,
+    SUBSCRIPTION: 1,
+})
+IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
+
+
+def comparable(inputs) -> str:
+    """Inputs as JSON; a code archive compares by the files it holds."""
+    def archive(value):
+        return sorted(value.assets) if isinstance(value, pulumi.AssetArchive) else str(value)
+    return json.dumps(inputs, sort_keys=True, default=archive)
+
+
+def only(program, type_token, participant):
+    [resource] = [r for r in program.owned_by(participant) if r.type == type_token]
+    return resource
+
+
+def policies_of(program, participant):
+    return {r.name: json.loads(r.inputs["policy"])
+            for r in program.owned_by(participant) if r.type == ROLE_POLICY}
+
+
+def test_every_participant_gets_the_complete_lab1_pipeline(program):
+    declared = program()
+    for participant in IDS:
+        assert Counter(r.type for r in declared.owned_by(participant)) == LAB1_RESOURCES
+
+
+def test_resources_sit_in_one_lab1_component_per_participant(program):
+    declared = program()
+    components = declared.of_type("mlworkshop:lab1:SampleCollection")
+    assert sorted(c.name for c in components) == sorted(f"{p}-lab1" for p in IDS)
+    for participant in IDS:
+        component = declared.named(f"{participant}-lab1")
+        assert all(r.parent == component.urn for r in declared.owned_by(participant))
+
+
+def test_logical_and_physical_names_carry_the_event_and_participant(program):
+    declared = program()
+    for participant in IDS:
+        for resource in declared.owned_by(participant):
+            assert resource.name.startswith(f"aim368-{participant}-")
+        assert only(declared, FUNCTION, participant).inputs["name"] == f"aim368-{participant}-collect"
+        assert only(declared, STREAM, participant).inputs["name"] == f"aim368-{participant}-samples"
+        assert only(declared, BUCKET, participant).state["bucket"].startswith(
+            f"aim368-{participant}-samples-")
+
+
+def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
+    declared = program(samplesPerSecond=7, feedSeed=99)
+    [topic] = declared.of_type(TOPIC)
+    assert topic.inputs["name"] == "aim368-fc-samples"
+    rule = declared.named("aim368-fc-schedule")
+    assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
+    assert rule.inputs["state"] == "ENABLED"
+    target = declared.named("aim368-fc-schedule-target")
+    publisher = declared.named("aim368-fc-publisher", FUNCTION)
+    assert target.inputs["arn"] == publisher.state["arn"]
+    env = publisher.inputs["environment"]["variables"]
+    assert env == {"SAMPLE_TOPIC_ARN": topic.state["arn"], "SAMPLES_PER_SECOND": "7",
+                   "PERIOD_SECONDS": "60", "FEED_SEED": "99"}
+    assert publisher.inputs["timeout"] > 60  # a run paces samples over a whole minute
+    invoke = declared.named("aim368-fc-schedule-invoke")
+    assert (invoke.inputs["principal"], invoke.inputs["sourceArn"]) == (
+        "events.amazonaws.com", rule.state["arn"])
+    [publish_policy] = [json.loads(r.inputs["policy"]) for r in declared.of_type(ROLE_POLICY)
+                        if r.name == "aim368-fc-publisher-policy"]
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic.state["arn"]]} \
+        in publish_policy["Statement"]
+    assert declared.named("aim368-fc-publisher-invoke").inputs["maximumRetryAttempts"] == 0
+
+
+def test_the_feed_can_be_paused_from_config(program):
+    assert program(feedEnabled="false").named("aim368-fc-schedule").inputs["state"] == "DISABLED"
+
+
+def test_wiring_topic_to_function_to_stream_to_bucket(program):
+    declared = program()
+    topic_arn = declared.of_type(TOPIC)[0].state["arn"]
+    for participant in IDS:
+        function = only(declared, FUNCTION, participant)
+        stream = only(declared, STREAM, participant)
+        bucket = only(declared, BUCKET, participant)
+        subscription = only(declared, SUBSCRIPTION, participant)
+        permission = only(declared, PERMISSION, participant)
+        assert (subscription.inputs["topic"], subscription.inputs["protocol"],
+                subscription.inputs["endpoint"]) == (topic_arn, "lambda", function.state["arn"])
+        assert permission.urn in subscription.dependencies
+        assert (permission.inputs["function"], permission.inputs["principal"],
+                permission.inputs["sourceArn"]) == (function.inputs["name"], "sns.amazonaws.com",
+                                                    topic_arn)
+        assert function.inputs["environment"]["variables"] == {
+            "DELIVERY_STREAM_NAME": stream.inputs["name"], "PARTICIPANT": participant}
+        assert function.inputs["handler"] == "collect_samples.handler"
+        destination = stream.inputs["extendedS3Configuration"]
+        assert destination["bucketArn"] == bucket.state["arn"]
+        firehose_role = declared.named(f"aim368-{participant}-firehose", ROLE)
+        assert destination["roleArn"] == firehose_role.state["arn"]
+        assert declared.named(f"aim368-{participant}-firehose-policy").urn in stream.dependencies
+
+
+def test_firehose_buffers_under_prefixes_from_config(program):
+    declared = program(firehoseBufferSeconds=30, firehoseBufferMB=2)
+    destination = only(declared, STREAM, "ada-lovelace").inputs["extendedS3Configuration"]
+    assert (destination["bufferingInterval"], destination["bufferingSize"]) == (30, 2)
+    assert destination["prefix"].startswith("samples/")
+    assert destination["errorOutputPrefix"].startswith("errors/!{firehose:error-output-type}/")
+    assert destination["cloudwatchLoggingOptions"]["enabled"] is True
+    default = only(program(), STREAM, "ada-lovelace").inputs["extendedS3Configuration"]
+    assert default["bufferingInterval"] == 60
+
+
+def test_buckets_are_private_encrypted_tls_only_and_destroyable(program):
+    declared = program()
+    for participant in IDS:
+        bucket = only(declared, BUCKET, participant)
+        assert bucket.inputs["forceDestroy"] is True
+        block = only(declared, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", participant)
+        assert block.inputs["bucket"] == bucket.id
+        assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
+                                                     "ignorePublicAcls", "restrictPublicBuckets"))
+        [rule] = only(declared, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                      "BucketServerSideEncryptionConfiguration", participant).inputs["rules"]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+        [deny] = json.loads(only(declared, "aws:s3/bucketPolicy:BucketPolicy",
+                                 participant).inputs["policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {
+            "Bool": {"aws:SecureTransport": "false"}}
+        assert bucket.state["arn"] in deny["Resource"]
+
+
+def test_roles_are_scoped_to_their_own_participant(program):
+    declared = program()
+    for participant in IDS:
+        policies = policies_of(declared, participant)
+        text = json.dumps(policies)
+        for other in IDS:
+            if other != participant:
+                assert other not in text
+                for resource in declared.owned_by(other):
+                    assert resource.state.get("arn", "@none") not in text
+        bucket_arn = only(declared, BUCKET, participant).state["arn"]
+        firehose = policies[f"aim368-{participant}-firehose-policy"]["Statement"]
+        assert firehose[0]["Resource"] == [bucket_arn, bucket_arn + "/*"]
+        collect = policies[f"aim368-{participant}-collect-policy"]["Statement"]
+        stream_arn = only(declared, STREAM, participant).state["arn"]
+        assert {"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                "Resource": [stream_arn]} in collect
+
+
+def test_no_policy_grants_wildcard_actions_or_resources(program):
+    declared = program()
+    for policy in declared.of_type(ROLE_POLICY):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            assert not any(a.endswith("*") for a in statement["Action"]), policy.name
+            assert "*" not in statement["Resource"], policy.name
+
+
+def test_roles_trust_only_their_service(program):
+    declared = program()
+    trusted = {json.loads(r.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"]
+               for r in declared.owned_by("ada-lovelace") if r.type == ROLE}
+    assert trusted == {"firehose.amazonaws.com", "lambda.amazonaws.com"}
+
+
+def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
+    declared = program(logRetentionDays=3)
+    functions = declared.of_type(FUNCTION)
+    assert len(functions) == 1 + len(IDS)
+    for function in functions:
+        assert function.inputs["runtime"] == "python3.14"
+        group = declared.named(f"{function.name}-logs")
+        assert group.inputs["name"] == f"/aws/lambda/{function.inputs['name']}"
+        assert group.inputs["retentionInDays"] == 3
+        assert function.inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
+
+
+def test_every_resource_goes_through_an_explicit_tagging_provider(program):
+    declared = program()
+    providers = {r.urn: json.loads(r.inputs["defaultTags"])["tags"]
+                 for r in declared.of_type(PROVIDER)}
+    for resource in declared.resources:
+        if resource.custom and resource.type != PROVIDER:
+            assert resource.provider_urn in providers, resource.name
+            tags = providers[resource.provider_urn]
+            assert tags["Event"] == "aim368"
+    for participant in IDS:
+        tags = providers[declared.provider_of(participant).urn]
+        assert tags == {"Event": "aim368", "ManagedBy": "pulumi", "Participant": participant}
+
+
+def test_adding_a_participant_leaves_everyone_elses_resources_untouched(program):
+    before = program()
+    after = program([{"name": "Katherine Johnson"}, *[{"name": n} for n in
+                                                     ("Ada Lovelace", "Grace Hopper", "Alan Turing")]])
+    for participant in IDS:
+        old = {r.urn: r.inputs for r in before.owned_by(participant)}
+        new = {r.urn: r.inputs for r in after.owned_by(participant)}
+        assert old.keys() == new.keys()
+        assert comparable(old) == comparable(new)
+    assert len(after.owned_by("katherine-johnson")) == sum(LAB1_RESOURCES.values())
+
+
+def test_removing_a_participant_leaves_everyone_elses_resources_untouched(program):
+    before = program()
+    after = program([{"name": "Ada Lovelace"}, {"name": "Alan Turing"}])
+    for participant in ("ada-lovelace", "alan-turing"):
+        assert {r.urn for r in before.owned_by(participant)} == {
+            r.urn for r in after.owned_by(participant)}
+    assert not any("grace-hopper" in r.urn for r in after.resources)
+
+
+def test_outputs_tell_each_participant_their_resources(program):
+    declared = program()
+    outputs = declared.outputs["participants"]
+    assert sorted(outputs) == sorted(IDS)
+    ada = outputs["ada-lovelace"]
+    assert ada["name"] == "Ada Lovelace"
+    assert ada["bucket"] == only(declared, BUCKET, "ada-lovelace").state["bucket"]
+    assert ada["delivery_stream"] == "aim368-ada-lovelace-samples"
+    assert ada["collection_function"] == "aim368-ada-lovelace-collect"
+    assert declared.outputs["sample_topic_arn"] == declared.of_type(TOPIC)[0].state["arn"]
+
+
+def test_a_participant_in_their_own_account_is_deployed_there(program):
+    declared = program([{"name": "Ada Lovelace", "account": "222222222222"},
+                        {"name": "Grace Hopper"}], participantAccountRole="WorkshopAdmin")
+    [assume] = json.loads(declared.provider_of("ada-lovelace").inputs["assumeRoles"])
+    assert assume["roleArn"] == "arn:aws:iam::222222222222:role/WorkshopAdmin"
+    assert "assumeRoles" not in declared.provider_of("grace-hopper").inputs
+    assert only(declared, FUNCTION, "ada-lovelace").state["arn"].split(":")[4] == "222222222222"
+    topic_policy = json.loads(declared.named("aim368-fc-samples-policy").inputs["policy"])
+    subscribe = topic_policy["Statement"][1]
+    assert subscribe["Principal"] == {"AWS": ["222222222222"]}
+    assert subscribe["Action"] == ["sns:Subscribe"]
+
+
+def test_single_account_events_keep_the_default_topic_policy(program):
+    assert not any(r.name == "aim368-fc-samples-policy" for r in program().resources)
+
+
+def test_a_bad_roster_fails_before_any_resource_is_declared(program):
+    from tools.mock_program import last_run
+    with pytest.raises(RosterError) as caught:
+        program([{"name": "Ann", "email": "x"}, {"name": "Ann"}])
+    assert len(caught.value.problems) == 2
+    assert last_run().resources == []
+
+
+def test_bad_config_fails_before_any_resource_is_declared_and_lists_every_problem(program):
+    from tools.mock_program import last_run
+    with pytest.raises(ConfigError) as caught:
+        program(event="AIM 368", samplesPerSecond="fast", firehoseBufferSeconds=901,
+                logRetentionDays=4, feedEnabled="yes", fireHoseBufferMB=1)
+    problems = caught.value.problems
+    assert problems[0] == "unknown setting 'fireHoseBufferMB'"
+    assert [p.split("=")[0] for p in problems[1:]] == [
+        "event", "samplesPerSecond", "feedEnabled", "firehoseBufferSeconds", "logRetentionDays"]
+    assert last_run().resources == []
+
+
+def test_the_event_name_prefixes_everything(program):
+    declared = program(event="reinvent")
+    assert declared.of_type(TOPIC)[0].inputs["name"] == "reinvent-fc-samples"
+    assert only(declared, FUNCTION, "ada-lovelace").inputs["name"] == "reinvent-ada-lovelace-collect"
+
+
+def test_pulumi_yaml_declares_every_setting_with_the_same_type_and_default():
+    from event.config import SETTINGS
+    schema = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    kinds = {str: "string", int: "integer", bool: "boolean"}
+    assert set(schema) == {s.key for s in SETTINGS}
+    for setting in SETTINGS:
+        assert schema[setting.key]["type"] == kinds[setting.kind], setting.key
+        assert schema[setting.key]["default"] == setting.default, setting.key
+        assert schema[setting.key]["description"], setting.key
+
+
+def test_no_declared_resource_or_argument_is_deprecated(program, monkeypatch):
+    warned = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warned.append(message))
+    program()
+    assert [w for w in warned if "deprecated" in w.lower()] == []
