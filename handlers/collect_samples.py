@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 import fc_samples
 from log import log
@@ -23,6 +24,7 @@ MAX_BATCH_RECORDS = 500  # PutRecordBatch limits
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 0.1
+RETRYABLE_ERRORS = {"ServiceUnavailableException", "ThrottlingException", "InternalFailure"}
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                        connect_timeout=2, read_timeout=5)
 
@@ -61,9 +63,14 @@ def _batches(rows: list[bytes]):
 
 
 def _put_once(client, stream: str, rows: list[bytes]) -> list[bytes]:
-    """Send rows once; return the ones Firehose rejected."""
+    """Send rows once; return the ones Firehose rejected for now (throttling, 5xx)."""
     if len(rows) == 1:
-        client.put_record(DeliveryStreamName=stream, Record={"Data": rows[0]})
+        try:
+            client.put_record(DeliveryStreamName=stream, Record={"Data": rows[0]})
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in RETRYABLE_ERRORS:
+                raise  # a missing stream or a denied call will not heal by waiting
+            return rows
         return []
     rejected: list[bytes] = []
     for batch in _batches(rows):
@@ -76,9 +83,10 @@ def _put_once(client, stream: str, rows: list[bytes]) -> list[bytes]:
 
 
 def deliver(stream: str, rows: list[str], client=None,
-            sleep: Callable[[float], None] = time.sleep) -> int:
+            sleep: Optional[Callable[[float], None]] = None) -> int:
     """Put rows on the stream, retrying rejected ones; return the attempts it took."""
     client = client or firehose_client()
+    sleep = sleep or time.sleep
     pending = [row.encode("utf-8") for row in rows]
     for attempt in range(1, MAX_ATTEMPTS + 1):
         pending = _put_once(client, stream, pending)
