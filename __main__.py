@@ -4,12 +4,15 @@ from pathlib import Path
 
 import pulumi
 
+from components.inference_api import InferenceApi, InferenceApiArgs
+from components.live_inference import LiveInference, LiveInferenceArgs
 from components.providers import event_provider, participant_provider
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from event.config import load_config
 from event.names import ParticipantNames
 from event.roster import load_roster
+from event.sharding import api_count, shared_api_name, shared_api_of
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -17,6 +20,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 config = load_config()
 roster = load_roster(PROJECT_DIR / config.roster, config.event)
 
+shared = pulumi.ResourceOptions(providers=[event_provider(config)])
 feed = SampleFeed(
     f"{config.event}-sample-feed",
     SampleFeedArgs(
@@ -27,8 +31,17 @@ feed = SampleFeed(
         log_retention_days=config.log_retention_days,
         subscriber_accounts=[p.account for p in roster if p.account],
     ),
-    opts=pulumi.ResourceOptions(providers=[event_provider(config)]),
+    opts=shared,
 )
+
+# Live inference APIs shared by participants in the event's account, one stage each.
+api_of = shared_api_of(roster, config.stages_per_api)
+inference_apis = [
+    InferenceApi(shared_api_name(config.event, k),
+                 InferenceApiArgs(name=shared_api_name(config.event, k), region=config.region),
+                 opts=shared)
+    for k in range(api_count(len(api_of), config.stages_per_api))
+]
 
 participants = {}
 for participant in roster:
@@ -46,11 +59,25 @@ for participant in roster:
         ),
         opts=opts,
     )
+    lab3 = LiveInference(
+        f"{participant.id}-lab3",
+        LiveInferenceArgs(
+            names=names,
+            region=config.region,
+            shared_api=inference_apis[api_of[participant.id]] if participant.id in api_of else None,
+            rate_limit=config.inference_rate_limit,
+            burst_limit=config.inference_burst_limit,
+            log_retention_days=config.log_retention_days,
+        ),
+        opts=opts,
+    )
     participants[participant.id] = {
         "name": participant.name,
         "bucket": lab1.bucket.bucket,
         "delivery_stream": lab1.delivery_stream.name,
         "collection_function": lab1.function.name,
+        "endpoint": names.endpoint,
+        "inference_url": lab3.url,
     }
 
 pulumi.export("sample_topic_arn", feed.topic.arn)

@@ -2,9 +2,11 @@
 
 import sys
 
-from bench import generator, program_eval
+from bench import control_plane, generator, inference_handler, program_eval
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
     program_eval.main(sizes)
     generator.main()
+    control_plane.main()
+    inference_handler.main()

@@ -56,6 +56,13 @@ SETTINGS = (
             lambda v: None if v in LOG_RETENTION_DAYS else
             f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}",
             "Retention of every Lambda and Firehose log group."),
+    Setting("stagesPerApi", int, 10, _between(1, 100),
+            "Participants (stages) packed into one shared live inference REST API; AWS allows "
+            "10 stages per API unless the quota is raised."),
+    Setting("inferenceRateLimit", int, 20, _between(1, 10_000),
+            "Steady requests per second each participant's inference stage accepts."),
+    Setting("inferenceBurstLimit", int, 40, _between(1, 5_000),
+            "Burst of requests each participant's inference stage accepts."),
     Setting("participantAccountRole", str, "OrganizationAccountAccessRole",
             lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else "is not a valid IAM role name",
             "Role assumed in a participant's own AWS account (roster field 'account')."),
@@ -72,6 +79,9 @@ class EventConfig:
     firehose_buffer_seconds: int = 60
     firehose_buffer_mb: int = 5
     log_retention_days: int = 14
+    stages_per_api: int = 10
+    inference_rate_limit: int = 20
+    inference_burst_limit: int = 40
     participant_account_role: str = "OrganizationAccountAccessRole"
     region: str = DEFAULT_REGION
 

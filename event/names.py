@@ -25,6 +25,7 @@ IAM_ROLE = NameRule("IAM role name", 64)
 LAMBDA_FUNCTION = NameRule("Lambda function name", 64)
 FIREHOSE_STREAM = NameRule("Firehose delivery stream name", 64)
 SAGEMAKER_NOTEBOOK = NameRule("SageMaker notebook instance name", 63)
+SAGEMAKER_ENDPOINT = NameRule("SageMaker endpoint name", 63)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,17 @@ class ParticipantNames:
         return f"{self.prefix}-sagemaker"
 
     @property
+    def endpoint(self) -> str:
+        return f"{self.prefix}-endpoint"
+
+    @property
     def inference_function(self) -> str:
         return f"{self.prefix}-inference"
+
+    @property
+    def own_api(self) -> str:
+        """A REST API of their own, for a participant deployed into their own account."""
+        return f"{self.prefix}-api"
 
     @property
     def stage(self) -> str:
@@ -86,6 +96,7 @@ class ParticipantNames:
             (LAMBDA_FUNCTION, self.collect_function, len(self.collect_function)),
             (LAMBDA_FUNCTION, self.inference_function, len(self.inference_function)),
             (SAGEMAKER_NOTEBOOK, self.notebook, len(self.notebook)),
+            (SAGEMAKER_ENDPOINT, self.endpoint, len(self.endpoint)),
         ]
 
     def problems(self) -> list[str]:

@@ -78,7 +78,7 @@ class SampleError(ValueError):
     """A sample that does not fit the schema; the message says why."""
 
 
-def _format_number(value: float) -> str:
+def format_number(value: float) -> str:
     if float(value).is_integer():
         return str(int(value))
     return repr(float(value))
@@ -86,7 +86,7 @@ def _format_number(value: float) -> str:
 
 def encode(sample: Iterable[float]) -> str:
     """One sample as a newline-terminated CSV row, label first."""
-    return ",".join(_format_number(v) for v in sample) + "\n"
+    return ",".join(format_number(v) for v in sample) + "\n"
 
 
 def _parse_number(column: str, text: str) -> float:
@@ -98,7 +98,7 @@ def _parse_number(column: str, text: str) -> float:
         raise SampleError(f"{column} is not finite: {text.strip()!r}")
     low, high = BOUNDS[column]
     if not low <= value <= high:
-        raise SampleError(f"{column}={_format_number(value)} is outside [{low}, {high}]")
+        raise SampleError(f"{column}={format_number(value)} is outside [{low}, {high}]")
     return int(value) if value.is_integer() else value
 
 

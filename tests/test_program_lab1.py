@@ -49,20 +49,24 @@ def comparable(inputs) -> str:
     return json.dumps(inputs, sort_keys=True, default=archive)
 
 
+def lab1(program, participant):
+    return program.within(f"{participant}-lab1")
+
+
 def only(program, type_token, participant):
-    [resource] = [r for r in program.owned_by(participant) if r.type == type_token]
+    [resource] = [r for r in lab1(program, participant) if r.type == type_token]
     return resource
 
 
 def policies_of(program, participant):
     return {r.name: json.loads(r.inputs["policy"])
-            for r in program.owned_by(participant) if r.type == ROLE_POLICY}
+            for r in lab1(program, participant) if r.type == ROLE_POLICY}
 
 
 def test_every_participant_gets_the_complete_lab1_pipeline(program):
     declared = program()
     for participant in IDS:
-        assert Counter(r.type for r in declared.owned_by(participant)) == LAB1_RESOURCES
+        assert Counter(r.type for r in lab1(declared, participant)) == LAB1_RESOURCES
 
 
 def test_resources_sit_in_one_lab1_component_per_participant(program):
@@ -71,7 +75,9 @@ def test_resources_sit_in_one_lab1_component_per_participant(program):
     assert sorted(c.name for c in components) == sorted(f"{p}-lab1" for p in IDS)
     for participant in IDS:
         component = declared.named(f"{participant}-lab1")
-        assert all(r.parent == component.urn for r in declared.owned_by(participant))
+        assert all(r.parent == component.urn for r in lab1(declared, participant))
+        assert all(r.provider_urn == declared.provider_of(participant).urn
+                   for r in lab1(declared, participant))
 
 
 def test_logical_and_physical_names_carry_the_event_and_participant(program):
@@ -205,7 +211,7 @@ def test_roles_trust_only_their_service(program):
 def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
     declared = program(logRetentionDays=3)
     functions = declared.of_type(FUNCTION)
-    assert len(functions) == 1 + len(IDS)
+    assert len(functions) == 1 + 2 * len(IDS)  # the publisher; collection and inference
     for function in functions:
         assert function.inputs["runtime"] == "python3.14"
         group = declared.named(f"{function.name}-logs")
@@ -230,22 +236,31 @@ def test_every_resource_goes_through_an_explicit_tagging_provider(program):
 
 def test_adding_a_participant_leaves_everyone_elses_resources_untouched(program):
     before = program()
-    after = program([{"name": "Katherine Johnson"}, *[{"name": n} for n in
-                                                     ("Ada Lovelace", "Grace Hopper", "Alan Turing")]])
+    after = program([*[{"name": n} for n in ("Ada Lovelace", "Grace Hopper", "Alan Turing")],
+                     {"name": "Katherine Johnson"}])
     for participant in IDS:
         old = {r.urn: r.inputs for r in before.owned_by(participant)}
         new = {r.urn: r.inputs for r in after.owned_by(participant)}
         assert old.keys() == new.keys()
         assert comparable(old) == comparable(new)
-    assert len(after.owned_by("katherine-johnson")) == sum(LAB1_RESOURCES.values())
+    assert Counter(r.type for r in lab1(after, "katherine-johnson")) == LAB1_RESOURCES
 
 
-def test_removing_a_participant_leaves_everyone_elses_resources_untouched(program):
+def test_adding_a_participant_anywhere_leaves_everyone_elses_lab1_untouched(program):
+    before = program()
+    after = program([{"name": "Katherine Johnson"}, *[{"name": n} for n in
+                                                     ("Ada Lovelace", "Grace Hopper", "Alan Turing")]])
+    for participant in IDS:
+        assert comparable({r.urn: r.inputs for r in lab1(before, participant)}) == \
+            comparable({r.urn: r.inputs for r in lab1(after, participant)})
+
+
+def test_removing_a_participant_leaves_everyone_elses_lab1_untouched(program):
     before = program()
     after = program([{"name": "Ada Lovelace"}, {"name": "Alan Turing"}])
     for participant in ("ada-lovelace", "alan-turing"):
-        assert {r.urn for r in before.owned_by(participant)} == {
-            r.urn for r in after.owned_by(participant)}
+        assert comparable({r.urn: r.inputs for r in lab1(before, participant)}) == \
+            comparable({r.urn: r.inputs for r in lab1(after, participant)})
     assert not any("grace-hopper" in r.urn for r in after.resources)
 
 

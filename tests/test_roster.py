@@ -80,7 +80,8 @@ def test_every_name_limit_is_checked():
     names = ParticipantNames("a-very-long-event-nm", "x" * 40)
     broken = {rule.what for rule, _, length in names.checked() if length > rule.limit}
     assert broken == {"S3 bucket name", "IAM role name", "Lambda function name",
-                      "Firehose delivery stream name", "SageMaker notebook instance name"}
+                      "Firehose delivery stream name", "SageMaker notebook instance name",
+                      "SageMaker endpoint name"}
     assert len(names.problems()) == len([1 for rule, _, n in names.checked() if n > rule.limit])
 
 

@@ -40,6 +40,7 @@ ARN_TEMPLATES = {
         "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
 }
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
@@ -94,6 +95,16 @@ class Program:
     def provider_of(self, participant_id: str) -> Declared:
         return self.named(f"{participant_id}-aws")
 
+    def within(self, component_name: str) -> list[Declared]:
+        """Every resource below the named component, at any depth."""
+        inside = {self.named(component_name).urn}
+        found = []
+        for resource in self.resources:  # registration order: parents come first
+            if resource.parent in inside:
+                inside.add(resource.urn)
+                found.append(resource)
+        return found
+
     def owned_by(self, participant_id: str) -> list[Declared]:
         """Custom resources created through that participant's provider."""
         provider = self.provider_of(participant_id).urn
@@ -124,6 +135,13 @@ class _CloudMocks(pulumi_mocks.Mocks):
                                            name=physical)
         if args.typ == "aws:sqs/queue:Queue":
             state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
+        if args.typ == "aws:apigateway/restApi:RestApi":
+            state["rootResourceId"] = f"{physical}-root"
+            state["executionArn"] = (f"arn:aws:execute-api:{REGION}:{self._account(args.provider)}:"
+                                     f"{physical}-id")
+        if args.typ == "aws:apigateway/stage:Stage":
+            state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{REGION}.amazonaws.com/"
+                                  f"{state['stageName']}")
         if args.typ == "aws:cloudwatch/logStream:LogStream":
             state["arn"] = (f"arn:aws:logs:{REGION}:{self._account(args.provider)}:log-group:"
                             f"{state['logGroupName']}:log-stream:{physical}")

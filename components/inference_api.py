@@ -1,0 +1,81 @@
+"""One live inference REST API: `GET /<stage>/liveinference?features=...`, shared by stages.
+
+The method requires the `features` query parameter (a request validator rejects a
+missing one before any Lambda runs) and proxies to the Lambda that the calling stage's
+`function` stage variable names. Participants add their own stage (LiveInference).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+RESOURCE_PATH = "liveinference"
+STAGE_VARIABLE = "function"
+REQUIRED_PARAMETER = "method.request.querystring.features"
+FUNCTION_URI = ("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                "arn:aws:lambda:{region}:{account}:function:${{stageVariables." + STAGE_VARIABLE
+                + "}}/invocations")
+# Everything a deployment snapshots; a change here must redeploy every stage.
+API_SHAPE = {
+    "path": RESOURCE_PATH,
+    "method": "GET",
+    "authorization": "NONE",
+    "request_parameters": {REQUIRED_PARAMETER: True},
+    "validator": {"parameters": True, "body": False},
+    "integration": {"type": "AWS_PROXY", "http_method": "POST", "uri": FUNCTION_URI},
+}
+
+
+def shape_hash(shape: dict = API_SHAPE) -> str:
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class InferenceApiArgs:
+    name: str  # logical and physical name
+    region: str
+
+
+class InferenceApi(pulumi.ComponentResource):
+    api: aws.apigateway.RestApi
+    deployment: aws.apigateway.Deployment
+
+    def __init__(self, name: str, args: InferenceApiArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:lab3:InferenceApi", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.api = aws.apigateway.RestApi(
+            args.name, name=args.name,
+            description="Live inference: GET /<participant>/liveinference?features=...",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
+                types="REGIONAL"),
+            opts=child)
+        resource = aws.apigateway.Resource(
+            f"{args.name}-resource", rest_api=self.api.id, parent_id=self.api.root_resource_id,
+            path_part=RESOURCE_PATH, opts=child)
+        validator = aws.apigateway.RequestValidator(
+            f"{args.name}-validator", rest_api=self.api.id, name="features-required",
+            validate_request_parameters=True, validate_request_body=False, opts=child)
+        method = aws.apigateway.Method(
+            f"{args.name}-get", rest_api=self.api.id, resource_id=resource.id,
+            http_method=API_SHAPE["method"], authorization=API_SHAPE["authorization"],
+            request_validator_id=validator.id,
+            request_parameters=API_SHAPE["request_parameters"], opts=child)
+        integration = aws.apigateway.Integration(
+            f"{args.name}-integration", rest_api=self.api.id, resource_id=resource.id,
+            http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
+            uri=account.apply(lambda a: FUNCTION_URI.format(region=args.region, account=a)),
+            opts=child)
+        self.deployment = aws.apigateway.Deployment(
+            f"{args.name}-deployment", rest_api=self.api.id,
+            description="live inference", triggers={"shape": shape_hash()},
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[method, integration, validator]))
+        self.register_outputs({"rest_api_id": self.api.id, "deployment_id": self.deployment.id})

@@ -1,0 +1,83 @@
+"""Lab 3 for one participant: their stage on a live inference API -> their Lambda ->
+their SageMaker endpoint.
+
+The stage is named by the participant id and its `function` stage variable names their
+Lambda; a Lambda permission lets exactly that API, stage and path invoke it. The role may
+invoke only their own endpoint. Stage throttling protects that endpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.inference_api import RESOURCE_PATH, STAGE_VARIABLE, InferenceApi, InferenceApiArgs
+from components.lambda_function import FunctionSpec, declare_function
+from event.names import ParticipantNames
+
+INFERENCE_TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class LiveInferenceArgs:
+    names: ParticipantNames
+    region: str
+    shared_api: Optional[InferenceApi]  # None: the participant gets an API of their own
+    rate_limit: int
+    burst_limit: int
+    log_retention_days: int
+
+
+class LiveInference(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    stage: aws.apigateway.Stage
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LiveInferenceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:lab3:LiveInference", name, None, opts)
+        names = args.names
+        api = args.shared_api or InferenceApi(
+            names.own_api, InferenceApiArgs(name=names.own_api, region=args.region),
+            opts=pulumi.ResourceOptions(parent=self))
+        self.function = self._function(args)
+        child = pulumi.ResourceOptions(parent=self)
+        self.stage = aws.apigateway.Stage(
+            f"{names.prefix}-stage", rest_api=api.api.id, deployment=api.deployment.id,
+            stage_name=names.stage, variables={STAGE_VARIABLE: self.function.name},
+            description=f"Live inference for {names.participant}", opts=child)
+        aws.apigateway.MethodSettings(
+            f"{names.prefix}-throttling", rest_api=api.api.id, stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                throttling_rate_limit=args.rate_limit, throttling_burst_limit=args.burst_limit),
+            opts=child)
+        aws.lambda_.Permission(
+            f"{names.inference_function}-from-api", action="lambda:InvokeFunction",
+            function=self.function.name, principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.api.execution_arn, "/", names.stage,
+                                            f"/GET/{RESOURCE_PATH}"),
+            opts=child)
+        self.url = pulumi.Output.concat(self.stage.invoke_url, f"/{RESOURCE_PATH}")
+        self.register_outputs({"url": self.url, "function_name": self.function.name})
+
+    def _function(self, args: LiveInferenceArgs) -> aws.lambda_.Function:
+        names = args.names
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        endpoint_arn = pulumi.Output.concat("arn:aws:sagemaker:", args.region, ":", account,
+                                            ":endpoint/", names.endpoint)
+        return declare_function(FunctionSpec(
+            logical_name=names.inference_function,
+            function_name=names.inference_function,
+            module="live_inference",
+            shared_modules=("fc_samples",),
+            statements=[iam.allow(["sagemaker:InvokeEndpoint"], [endpoint_arn])],
+            environment={"ENDPOINT_NAME": names.endpoint, "PARTICIPANT": names.participant},
+            timeout=INFERENCE_TIMEOUT_SECONDS,
+            log_retention_days=args.log_retention_days,
+        ), parent=self).function

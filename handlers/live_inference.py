@@ -1,0 +1,169 @@
+"""Lab 3 live inference Lambda: API Gateway `GET /<stage>/liveinference?features=...`.
+
+It validates the 12 features, asks the participant's SageMaker endpoint for a prediction
+(text/csv), and answers with one JSON shape whichever built-in algorithm serves it:
+XGBoost's CSV lines, k-NN's `predicted_label` or Linear Learner's `score` JSON.
+
+Status codes: 200 prediction, 400 bad features, 502 the model failed or gave an
+unreadable answer, 503 the endpoint is missing, not in service or overloaded, 504 it
+did not answer in time. Every request logs one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any, Callable, Mapping, Optional
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+import fc_samples
+from log import log
+
+MAX_FEATURES_CHARS = 1024
+MAX_LOGGED_BODY_CHARS = 500
+# One attempt, bounded: the FC asks again 200 ms later, a retry would only pile up.
+ENDPOINT_CONFIG = Config(connect_timeout=1, read_timeout=3,
+                         retries={"mode": "standard", "total_max_attempts": 1})
+BUSY_CODES = {"ThrottlingException", "ServiceUnavailable", "InternalFailure",
+              "ModelNotReadyException"}
+
+_runtime = None
+
+
+class Failure(Exception):
+    """A request that ends with an error response."""
+
+    def __init__(self, status: int, outcome: str, message: str):
+        super().__init__(message)
+        self.status, self.outcome, self.message = status, outcome, message
+
+
+def runtime_client():
+    global _runtime
+    if _runtime is None:
+        _runtime = boto3.client("sagemaker-runtime", config=ENDPOINT_CONFIG)
+    return _runtime
+
+
+def parse_features(event: Mapping[str, Any]) -> list[float]:
+    """The 12 features from the query string, or a 400 that says what is wrong."""
+    raw = (event.get("queryStringParameters") or {}).get("features")
+    expected = f"{fc_samples.N_FEATURES} comma-separated numbers ({', '.join(fc_samples.FEATURES)})"
+    if raw is None or not raw.strip():
+        raise Failure(400, "bad_request", f"missing query parameter 'features': {expected}")
+    if len(raw) > MAX_FEATURES_CHARS:
+        raise Failure(400, "bad_request",
+                      f"'features' is {len(raw)} characters long; at most {MAX_FEATURES_CHARS}")
+    parts = raw.split(",")
+    if len(parts) != fc_samples.N_FEATURES:
+        raise Failure(400, "bad_request", f"'features' must be {expected}; got {len(parts)} values")
+    values = []
+    for position, (name, text) in enumerate(zip(fc_samples.FEATURES, parts), start=1):
+        try:
+            value = float(text)
+        except ValueError:
+            raise Failure(400, "bad_request", f"feature {position} ({name}) is not a number: "
+                                              f"{text.strip()[:20]!r}") from None
+        if not math.isfinite(value):
+            raise Failure(400, "bad_request", f"feature {position} ({name}) is not finite")
+        values.append(value)
+    return values
+
+
+def _single(predictions: Any) -> Any:
+    if isinstance(predictions, list):
+        if len(predictions) != 1:
+            raise ValueError(f"expected one prediction, got {len(predictions)}")
+        return predictions[0]
+    return predictions
+
+
+def prediction_from(body: bytes) -> float:
+    """The predicted duration from any built-in algorithm's answer."""
+    text = body.decode("utf-8").strip()
+    if not text:
+        raise ValueError("empty answer")
+    if text[0] in "{[":
+        answer = json.loads(text)
+        if isinstance(answer, dict) and "predictions" in answer:
+            answer = answer["predictions"]
+        answer = _single(answer)
+        if isinstance(answer, dict):
+            answer = answer.get("score", answer.get("predicted_label"))
+        answer = _single(answer)
+    else:
+        lines = text.splitlines()
+        if len(lines) != 1:
+            raise ValueError(f"expected one prediction, got {len(lines)} lines")
+        answer = lines[0].split(",")[0]
+    if isinstance(answer, bool) or answer is None:
+        raise ValueError("no prediction in the answer")
+    value = float(answer)
+    if not math.isfinite(value):
+        raise ValueError(f"prediction is not finite: {value}")
+    return value
+
+
+def _endpoint_failure(error: ClientError, endpoint: str) -> Failure:
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    if code == "ValidationError" and "not found" in message:
+        return Failure(503, "endpoint_missing", f"your endpoint {endpoint} is not deployed yet")
+    if code == "ValidationError" and "not in service" in message.lower():
+        return Failure(503, "endpoint_not_ready", f"your endpoint {endpoint} is not in service yet")
+    if code in BUSY_CODES:
+        return Failure(503, "endpoint_busy", f"your endpoint {endpoint} is busy ({code})")
+    if code == "ModelError":
+        return Failure(502, "model_error", f"your model failed: {message[:200]}")
+    return Failure(502, "endpoint_error", f"calling {endpoint} failed: {code} {message[:200]}")
+
+
+def predict(client, endpoint: str, features: list[float]) -> float:
+    body = ",".join(fc_samples.format_number(v) for v in features)
+    try:
+        response = client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=body)
+    except ClientError as error:
+        raise _endpoint_failure(error, endpoint) from None
+    except (ReadTimeoutError, ConnectTimeoutError):
+        raise Failure(504, "timeout", f"your endpoint {endpoint} did not answer in time") from None
+    except BotoConnectionError as error:
+        raise Failure(503, "endpoint_unreachable", f"cannot reach {endpoint}: {error}") from None
+    raw = response["Body"].read()
+    try:
+        return prediction_from(raw)
+    except (ValueError, TypeError, UnicodeDecodeError) as error:
+        log("unparseable_answer", endpoint=endpoint, reason=str(error),
+            content_type=response.get("ContentType"),
+            body=raw[:MAX_LOGGED_BODY_CHARS].decode("utf-8", "replace"))
+        raise Failure(502, "bad_answer", f"your model's answer could not be read: {error}") from None
+
+
+def respond(status: int, payload: dict) -> dict:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(payload)}
+
+
+def handle(event: Mapping[str, Any], env: Mapping[str, str], client=None,
+           clock: Callable[[], float] = time.perf_counter) -> dict:
+    """One API Gateway proxy request, for the participant described by `env`."""
+    start = clock()
+    endpoint, participant = env["ENDPOINT_NAME"], env.get("PARTICIPANT")
+    try:
+        features = parse_features(event)
+        duration = predict(client or runtime_client(), endpoint, features)
+        status, outcome, payload = 200, "ok", {"duration_ms": duration}
+    except Failure as failure:
+        status, outcome, payload = failure.status, failure.outcome, {"error": failure.message}
+    log("inference", participant=participant, endpoint=endpoint, status=status, outcome=outcome,
+        latency_ms=round(1000 * (clock() - start), 2))
+    return respond(status, payload)
+
+
+def handler(event: dict, context: Optional[Any] = None) -> dict:
+    return handle(event, os.environ)
