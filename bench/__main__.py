@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import control_plane, generator, inference_handler, program_eval
+from bench import control_plane, generator, inference_handler, program_eval, training
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -10,3 +10,4 @@ if __name__ == "__main__":
     generator.main()
     control_plane.main()
     inference_handler.main()
+    training.main()
