@@ -6,9 +6,11 @@ import pulumi
 
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
+from components.model_training import ModelTraining, ModelTrainingArgs
 from components.providers import event_provider, participant_provider
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
+from components.training_data import TrainingData, TrainingDataArgs
 from event.config import load_config
 from event.names import ParticipantNames
 from event.roster import load_roster
@@ -31,6 +33,14 @@ feed = SampleFeed(
         log_retention_days=config.log_retention_days,
         subscriber_accounts=[p.account for p in roster if p.account],
     ),
+    opts=shared,
+)
+
+# The pre-collected data set, the baseline model and the notebooks: one read-only copy.
+training_data = TrainingData(
+    f"{config.event}-training-data",
+    TrainingDataArgs(event=config.event, samples=config.dataset_samples, seed=config.dataset_seed,
+                     reader_accounts=[p.account for p in roster if p.account]),
     opts=shared,
 )
 
@@ -59,6 +69,22 @@ for participant in roster:
         ),
         opts=opts,
     )
+    lab2 = ModelTraining(
+        f"{participant.id}-lab2",
+        ModelTrainingArgs(
+            names=names,
+            region=config.region,
+            participant_bucket=lab1.bucket,
+            shared_bucket=training_data.bucket,
+            baseline_model_key=training_data.baseline_key,
+            notebook_instance_type=config.notebook_instance_type,
+            notebook_idle_minutes=config.notebook_idle_minutes,
+            endpoint_instance_type=config.endpoint_instance_type,
+            endpoint_serverless=config.endpoint_serverless,
+            allowed_instance_types=config.instance_type_allow_list,
+        ),
+        opts=opts,
+    )
     lab3 = LiveInference(
         f"{participant.id}-lab3",
         LiveInferenceArgs(
@@ -76,10 +102,13 @@ for participant in roster:
         "bucket": lab1.bucket.bucket,
         "delivery_stream": lab1.delivery_stream.name,
         "collection_function": lab1.function.name,
-        "endpoint": names.endpoint,
+        "notebook": lab2.notebook.name,
+        "endpoint": lab2.endpoint.name,
         "inference_url": lab3.url,
     }
 
 pulumi.export("sample_topic_arn", feed.topic.arn)
 pulumi.export("undelivered_samples_queue", feed.undelivered.url)
+pulumi.export("training_data_bucket", training_data.bucket.bucket)
+pulumi.export("baseline_test_rmse_ms", round(training_data.baseline_report["test_rmse"], 1))
 pulumi.export("participants", participants)

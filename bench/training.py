@@ -2,7 +2,9 @@
 
 Reproduce with `make bench` or `.venv/bin/python -m bench.training` (2,000,000 samples:
 1,500,000 to train, 500,000 to test; several minutes on 2 cores). Reports test RMSE, RMSE
-over the generator's noise floor, and training time as a ratio to the fastest.
+over the generator's noise floor, and time as a ratio to the fastest: fitting alone, and
+fitting plus scoring the test set (what a SageMaker training job does; k-NN's fit only
+indexes its sample, its cost is in the scoring).
 """
 
 from __future__ import annotations
@@ -28,22 +30,27 @@ def main(samples: int = SAMPLES) -> list[dict]:
     models = [local.train(a, SENSIBLE[a], train, test, seed=1)
               for a in ("xgboost", "linear-learner", "knn")]
     fastest = min(m.train_seconds for m in models)
+    fastest_job = min(m.train_seconds + m.evaluate_seconds for m in models)
     rows = [{"algorithm": m.algorithm, "hyperparameters": m.hyperparameters,
              "test_rmse": round(m.test_rmse, 1),
              "rmse_over_noise_floor": round(m.test_rmse / fc_samples.NOISE_FLOOR_RMSE, 2),
              "train_seconds": round(m.train_seconds, 1),
-             "train_time_ratio": round(m.train_seconds / fastest, 1)} for m in models]
+             "evaluate_seconds": round(m.evaluate_seconds, 1),
+             "train_time_ratio": round(m.train_seconds / fastest, 1),
+             "job_time_ratio": round((m.train_seconds + m.evaluate_seconds) / fastest_job, 1)}
+            for m in models]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "training.json").write_text(json.dumps(rows, indent=2))
     print(f"\nLocal training on {len(train[1]):,} / {len(test[1]):,} samples "
           f"(noise floor {fc_samples.NOISE_FLOOR_RMSE:.1f} ms)")
-    print("| algorithm | hyperparameters | test RMSE ms | RMSE / floor | train time / fastest |")
-    print("|---|---|---:|---:|---:|")
+    print("| algorithm | hyperparameters | test RMSE ms | RMSE / floor | fit time / fastest "
+          "| fit + test-set scoring / fastest |")
+    print("|---|---|---:|---:|---:|---:|")
     for r in rows:
         hp = ", ".join(f"{k}={v}" for k, v in r["hyperparameters"].items()
                        if k not in ("predictor_type", "feature_dim"))
         print(f"| {r['algorithm']} | {hp} | {r['test_rmse']} | {r['rmse_over_noise_floor']} | "
-              f"{r['train_time_ratio']} |")
+              f"{r['train_time_ratio']} | {r['job_time_ratio']} |")
     return rows
 
 

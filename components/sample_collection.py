@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.lambda_function import FunctionSpec, declare_function
+from components.private_bucket import private_bucket
 from event.names import ParticipantNames
 
 SAMPLES_PREFIX = "samples/"
@@ -43,7 +44,7 @@ class SampleCollection(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlworkshop:lab1:SampleCollection", name, None, opts)
         self._names = args.names
-        self.bucket = self._private_bucket()
+        self.bucket = private_bucket(args.names.bucket, parent=self)
         self.delivery_stream = self._delivery_stream(args)
         self.function = self._collection_function(args)
         self._subscribe(args)
@@ -55,31 +56,6 @@ class SampleCollection(pulumi.ComponentResource):
 
     def _child(self, **kwargs) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
-
-    def _private_bucket(self) -> aws.s3.Bucket:
-        logical = self._names.bucket
-        # Auto-named (logical name + random suffix): bucket names are global across AWS.
-        bucket = aws.s3.Bucket(logical, force_destroy=True, opts=self._child())
-        aws.s3.BucketPublicAccessBlock(
-            f"{logical}-no-public-access", bucket=bucket.id,
-            block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=self._child())
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{logical}-encryption", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"),
-                bucket_key_enabled=True)],
-            opts=self._child())
-        deny_plain_http = {
-            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-        aws.s3.BucketPolicy(f"{logical}-tls-only", bucket=bucket.id,
-                            policy=iam.policy(deny_plain_http), opts=self._child())
-        return bucket
 
     def _delivery_stream(self, args: SampleCollectionArgs) -> aws.kinesis.FirehoseDeliveryStream:
         names = self._names

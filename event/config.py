@@ -35,6 +35,16 @@ def _always_fine(_: Any) -> Optional[str]:
     return None
 
 
+def _ml_instance(value: str) -> Optional[str]:
+    return None if re.match(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", value) else \
+        "is not a SageMaker instance type like ml.c5.large"
+
+
+def _ml_instances(value: str) -> Optional[str]:
+    bad = [t for t in value.split(",") if _ml_instance(t.strip())]
+    return f"has {bad}, not SageMaker instance types like ml.c5.large" if bad else None
+
+
 SETTINGS = (
     Setting("event", str, "aim368",
             lambda v: None if EVENT_PATTERN.match(v) else
@@ -63,6 +73,21 @@ SETTINGS = (
             "Steady requests per second each participant's inference stage accepts."),
     Setting("inferenceBurstLimit", int, 40, _between(1, 5_000),
             "Burst of requests each participant's inference stage accepts."),
+    Setting("datasetSamples", int, 2_000_000, _between(1_000, 20_000_000),
+            "Samples in the pre-collected data set; 75% become TrainSamples.csv, 25% TestSamples.csv."),
+    Setting("datasetSeed", int, 1, _between(0, 2**31 - 1),
+            "Seed of the pre-collected data set (and of the baseline model's training)."),
+    Setting("notebookInstanceType", str, "ml.c5.2xlarge", _ml_instance,
+            "Instance type of every participant's SageMaker notebook."),
+    Setting("notebookIdleMinutes", int, 60, _between(0, 1440),
+            "Stop a notebook after this many idle minutes (0: never)."),
+    Setting("endpointInstanceType", str, "ml.c5.large", _ml_instance,
+            "Instance type of every participant's SageMaker endpoint."),
+    Setting("endpointServerless", bool, False, _always_fine,
+            "Serve the endpoints with serverless inference instead (cheaper when idle, cold starts)."),
+    Setting("allowedInstanceTypes", str, "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
+            _ml_instances,
+            "Comma-separated instance types participants may train on and deploy to (IAM-enforced)."),
     Setting("participantAccountRole", str, "OrganizationAccountAccessRole",
             lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else "is not a valid IAM role name",
             "Role assumed in a participant's own AWS account (roster field 'account')."),
@@ -82,8 +107,19 @@ class EventConfig:
     stages_per_api: int = 10
     inference_rate_limit: int = 20
     inference_burst_limit: int = 40
+    dataset_samples: int = 2_000_000
+    dataset_seed: int = 1
+    notebook_instance_type: str = "ml.c5.2xlarge"
+    notebook_idle_minutes: int = 60
+    endpoint_instance_type: str = "ml.c5.large"
+    endpoint_serverless: bool = False
+    allowed_instance_types: str = "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge"
     participant_account_role: str = "OrganizationAccountAccessRole"
     region: str = DEFAULT_REGION
+
+    @property
+    def instance_type_allow_list(self) -> list[str]:
+        return [t.strip() for t in self.allowed_instance_types.split(",") if t.strip()]
 
 
 class ConfigError(ValueError):
@@ -126,9 +162,19 @@ def parse_config(raw: dict[str, Optional[str]], region: Optional[str] = None) ->
         if problem:
             problems.append(f"{setting.key}={value!r} {problem}")
         values[_attribute(setting.key)] = value
+    problems += _cross_setting_problems(values)
     if problems:
         raise ConfigError(problems)
     return EventConfig(**values, region=region or DEFAULT_REGION)
+
+
+def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
+    allowed = [t.strip() for t in str(values.get("allowed_instance_types", "")).split(",")]
+    endpoint = values.get("endpoint_instance_type")
+    if endpoint and not values.get("endpoint_serverless") and endpoint not in allowed:
+        return [f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
+                "so participants can deploy to what they were given"]
+    return []
 
 
 def _project_settings() -> dict[str, Optional[str]]:

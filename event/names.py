@@ -26,6 +26,11 @@ LAMBDA_FUNCTION = NameRule("Lambda function name", 64)
 FIREHOSE_STREAM = NameRule("Firehose delivery stream name", 64)
 SAGEMAKER_NOTEBOOK = NameRule("SageMaker notebook instance name", 63)
 SAGEMAKER_ENDPOINT = NameRule("SageMaker endpoint name", 63)
+SAGEMAKER_RESOURCE = NameRule("SageMaker model, endpoint configuration or training job name", 63)
+SAGEMAKER_LIFECYCLE = NameRule("SageMaker lifecycle configuration name", 63)
+# Training jobs the notebooks start: <prefix>-<algorithm code>-<YYYYMMDDHHMMSS>, the
+# SageMaker SDK's naming (it cuts the front part to fit 63, which would lose the prefix).
+TRAINING_JOB_SUFFIX_CHARS = len("-xgb-") + 14
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,20 @@ class ParticipantNames:
         return f"{self.prefix}-notebook"
 
     @property
+    def model(self) -> str:
+        """Logical name of the baseline model; Pulumi appends a suffix."""
+        return f"{self.prefix}-model"
+
+    @property
+    def endpoint_config(self) -> str:
+        """Logical name of the baseline endpoint configuration; Pulumi appends a suffix."""
+        return f"{self.prefix}-config"
+
+    @property
+    def lifecycle_config(self) -> str:
+        return f"{self.prefix}-lifecycle"
+
+    @property
     def sagemaker_role(self) -> str:
         return f"{self.prefix}-sagemaker"
 
@@ -97,6 +116,12 @@ class ParticipantNames:
             (LAMBDA_FUNCTION, self.inference_function, len(self.inference_function)),
             (SAGEMAKER_NOTEBOOK, self.notebook, len(self.notebook)),
             (SAGEMAKER_ENDPOINT, self.endpoint, len(self.endpoint)),
+            (SAGEMAKER_RESOURCE, self.model + "-xxxxxxx", len(self.model) + AUTONAME_SUFFIX_CHARS),
+            (SAGEMAKER_RESOURCE, self.endpoint_config + "-xxxxxxx",
+             len(self.endpoint_config) + AUTONAME_SUFFIX_CHARS),
+            (SAGEMAKER_RESOURCE, self.prefix + "-xgb-YYYYMMDDHHMMSS",
+             len(self.prefix) + TRAINING_JOB_SUFFIX_CHARS),
+            (SAGEMAKER_LIFECYCLE, self.lifecycle_config, len(self.lifecycle_config)),
         ]
 
     def problems(self) -> list[str]:

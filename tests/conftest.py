@@ -15,6 +15,8 @@ sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "handlers")]
 
 from tools.mock_program import Program, run_program  # noqa: E402
 
+# A small data set keeps each evaluation fast; tests about the data set set their own.
+DEFAULT_CONFIG = {"datasetSamples": "2000"}
 DEFAULT_ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}, {"name": "Alan Turing"}]
 
 RunProgram = Callable[..., Program]
@@ -32,7 +34,7 @@ def program(tmp_path) -> RunProgram:
         roster_file = tmp_path / "participants.yaml"
         roster_file.write_text(yaml.safe_dump({"participants": roster or DEFAULT_ROSTER},
                                                allow_unicode=True), encoding="utf-8")
-        return run_program({"roster": str(roster_file), **config})
+        return run_program({**DEFAULT_CONFIG, "roster": str(roster_file), **config})
 
     return run
 

@@ -71,7 +71,7 @@ def test_an_id_too_long_for_the_bucket_name_says_how_long_it_may_be():
     long_id = "a" * 41
     problems = problems_of([{"name": "Long", "id": long_id}])
     limit = ParticipantNames(EVENT, long_id).max_participant_id_length()
-    assert limit == 40  # aim368-<id>-samples-xxxxxxx must fit S3's 63
+    assert limit == 37  # aim368-<id>-xgb-YYYYMMDDHHMMSS, a training job, must fit 63
     assert any("entry 1 ('Long')" in p and "S3 bucket name" in p and "over AWS's 63" in p
                and f"at most {limit} characters" in p for p in problems)
 
@@ -81,14 +81,15 @@ def test_every_name_limit_is_checked():
     broken = {rule.what for rule, _, length in names.checked() if length > rule.limit}
     assert broken == {"S3 bucket name", "IAM role name", "Lambda function name",
                       "Firehose delivery stream name", "SageMaker notebook instance name",
-                      "SageMaker endpoint name"}
+                      "SageMaker endpoint name", "SageMaker lifecycle configuration name",
+                      "SageMaker model, endpoint configuration or training job name"}
     assert len(names.problems()) == len([1 for rule, _, n in names.checked() if n > rule.limit])
 
 
 def test_the_longest_allowed_id_fits_every_name():
-    names = ParticipantNames(EVENT, "a" * 40)
+    names = ParticipantNames(EVENT, "a" * 37)
     assert names.problems() == []
-    assert ParticipantNames(EVENT, "a" * 41).problems() != []
+    assert ParticipantNames(EVENT, "a" * 38).problems() != []
 
 
 def test_a_malformed_explicit_id_is_rejected():

@@ -41,6 +41,12 @@ ARN_TEMPLATES = {
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
+    "aws:sagemaker/model:Model": "arn:aws:sagemaker:{region}:{account}:model/{name}",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+        "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}",
+    "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
+    "aws:sagemaker/notebookInstance:NotebookInstance":
+        "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
 }
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
@@ -66,6 +72,8 @@ class Declared:
     provider: str  # "<provider urn>::<id>", or "" for components and providers
     dependencies: list[str]
     custom: bool
+    ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def provider_urn(self) -> str:
@@ -152,6 +160,12 @@ class _CloudMocks(pulumi_mocks.Mocks):
             account = self._account(args.provider)
             return {"accountId": account, "arn": f"arn:aws:iam::{account}:user/organizer",
                     "userId": "AIDAORGANIZER", "id": account}
+        if args.token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
+            registry = "683313688378"  # sagemaker-xgboost's registry in us-east-1
+            path = (f"{registry}.dkr.ecr.{args.args.get('region') or REGION}.amazonaws.com/"
+                    f"{args.args['repositoryName']}:{args.args.get('imageTag', 'latest')}")
+            return {"registryPath": path, "registryId": registry, "id": registry,
+                    "repositoryName": args.args["repositoryName"]}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": REGION, "region": REGION, "id": REGION}
         raise NotImplementedError(f"the mock cloud does not answer {args.token}")
@@ -178,7 +192,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.program.resources.append(Declared(
             urn=urn, id=response.id, type=request.type, name=request.name, inputs=inputs,
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
-            dependencies=list(request.dependencies), custom=request.custom))
+            dependencies=list(request.dependencies), custom=request.custom,
+            ignore_changes=list(request.ignoreChanges),
+            custom_timeouts={k: getattr(request.customTimeouts, k)
+                             for k in ("create", "update", "delete")
+                             if getattr(request.customTimeouts, k)}))
         return response
 
     def RegisterResourceOutputs(self, request):

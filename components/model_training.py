@@ -1,0 +1,185 @@
+"""Lab 2 for one participant: a SageMaker notebook, its execution role, and an endpoint
+that serves the baseline model until the participant promotes their own.
+
+The role is the participant's only way into SageMaker, and it is scoped to them: their
+bucket, the shared training data (read only), training jobs, models and endpoint
+configurations named with their prefix, on allowed instance types only, their own
+endpoint, and passing only itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.training_data import READ_PREFIXES
+from event.names import ParticipantNames
+from lifecycle import render
+from training.baseline import CONTAINER_VERSION
+
+ENDPOINT_TIMEOUTS = pulumi.CustomTimeouts(create="45m", update="45m", delete="20m")
+SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY = 2048, 10
+LOG_GROUPS = ("TrainingJobs", "Endpoints", "NotebookInstances")
+# The only actions granted on "*": CloudWatch has no resource-level permission for them.
+METRIC_ACTIONS = ["cloudwatch:PutMetricData"]
+
+
+@dataclass
+class ModelTrainingArgs:
+    names: ParticipantNames
+    region: str
+    participant_bucket: aws.s3.Bucket
+    shared_bucket: aws.s3.Bucket
+    baseline_model_key: str
+    notebook_instance_type: str
+    notebook_idle_minutes: int
+    endpoint_instance_type: str
+    endpoint_serverless: bool
+    allowed_instance_types: Sequence[str]
+
+
+class ModelTraining(pulumi.ComponentResource):
+    role: aws.iam.Role
+    notebook: aws.sagemaker.NotebookInstance
+    endpoint: aws.sagemaker.Endpoint
+
+    def __init__(self, name: str, args: ModelTrainingArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:lab2:ModelTraining", name, None, opts)
+        self._args, self._names = args, args.names
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self._arn = lambda kind, name: pulumi.Output.concat(
+            "arn:aws:sagemaker:", args.region, ":", account, f":{kind}/{name}")
+        self._logs = lambda rest: pulumi.Output.concat(
+            "arn:aws:logs:", args.region, ":", account, ":log-group:/aws/sagemaker/", rest)
+        self.role, role_policy = self._execution_role()
+        self.notebook = self._notebook(role_policy)
+        self.endpoint = self._endpoint(role_policy)
+        self.register_outputs({"notebook": self.notebook.name, "endpoint": self.endpoint.name,
+                               "role_arn": self.role.arn})
+
+    def _child(self, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    # --- the execution role --------------------------------------------------------------
+
+    def _execution_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        names = self._names
+        role = aws.iam.Role(names.sagemaker_role, name=names.sagemaker_role,
+                            assume_role_policy=iam.trust_policy("sagemaker.amazonaws.com"),
+                            opts=self._child())
+        policy = aws.iam.RolePolicy(f"{names.sagemaker_role}-policy", role=role.id,
+                                    policy=iam.policy(*self._statements(role)),
+                                    opts=self._child())
+        return role, policy
+
+    def _statements(self, role: aws.iam.Role) -> list[dict]:
+        args, prefix, arn = self._args, self._names.prefix, self._arn
+        own, shared = args.participant_bucket.arn, args.shared_bucket.arn
+        instance_types = {"ForAllValues:StringEquals":
+                          {"sagemaker:InstanceTypes": list(args.allowed_instance_types)}}
+        owned = [arn("training-job", f"{prefix}-*"), arn("model", f"{prefix}-*"),
+                 arn("endpoint-config", f"{prefix}-*")]
+        endpoint = arn("endpoint", self._names.endpoint)
+        return [
+            iam.allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                      [pulumi.Output.concat(own, "/*")]),
+            iam.allow(["s3:ListBucket", "s3:GetBucketLocation"], [own]),
+            iam.allow(["s3:GetObject"], [pulumi.Output.concat(shared, "/", p, "*")
+                                         for p in READ_PREFIXES]),
+            iam.allow(["s3:ListBucket"], [shared],
+                      condition={"StringLike": {"s3:prefix": [p + "*" for p in READ_PREFIXES]}}),
+            iam.allow(["sagemaker:CreateTrainingJob"], [owned[0]], condition=instance_types),
+            iam.allow(["sagemaker:CreateEndpointConfig"], [owned[2]], condition=instance_types),
+            iam.allow(["sagemaker:CreateModel"], [owned[1]]),
+            iam.allow(["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                       "sagemaker:DescribeModel", "sagemaker:DeleteModel",
+                       "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
+                       "sagemaker:AddTags", "sagemaker:ListTags"], owned),
+            iam.allow(["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint",
+                       "sagemaker:InvokeEndpoint"], [endpoint, owned[2]]),
+            iam.allow(["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
+                      [arn("notebook-instance", self._names.notebook)]),
+            iam.allow(["iam:PassRole"], [role.arn],
+                      condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+            iam.allow(["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                      [self._logs(f"{group}*") for group in LOG_GROUPS]),
+            iam.allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"],
+                      [self._logs(f"TrainingJobs:log-stream:{prefix}-*"),
+                       self._logs(f"Endpoints/{self._names.endpoint}:log-stream:*"),
+                       self._logs(f"NotebookInstances:log-stream:{self._names.notebook}/*")]),
+            iam.allow(METRIC_ACTIONS, ["*"],
+                      condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+        ]
+
+    # --- the notebook ----------------------------------------------------------------------
+
+    def settings(self) -> pulumi.Output[dict]:
+        """What the notebooks read from settings.json on the instance."""
+        args, names = self._args, self._names
+        return pulumi.Output.all(
+            bucket=args.participant_bucket.bucket, shared=args.shared_bucket.bucket,
+            role=self.role.arn,
+        ).apply(lambda v: {
+            "participant": names.participant, "region": args.region, "bucket": v["bucket"],
+            "samples_prefix": "samples/", "shared_bucket": v["shared"],
+            "dataset_prefix": READ_PREFIXES[0], "role_arn": v["role"],
+            "endpoint_name": names.endpoint, "name_prefix": names.prefix,
+            "allowed_instance_types": ",".join(args.allowed_instance_types),
+        })
+
+    def _notebook(self, role_policy: aws.iam.RolePolicy) -> aws.sagemaker.NotebookInstance:
+        args, names = self._args, self._names
+        notebooks_uri = pulumi.Output.concat("s3://", args.shared_bucket.bucket, "/",
+                                             READ_PREFIXES[2])
+        on_create = pulumi.Output.all(self.settings(), notebooks_uri).apply(
+            lambda v: render.encoded(render.on_create(v[0], v[1])))
+        lifecycle = aws.sagemaker.NotebookInstanceLifecycleConfiguration(
+            names.lifecycle_config, name=names.lifecycle_config, on_create=on_create,
+            on_start=render.encoded(render.on_start(args.notebook_idle_minutes)),
+            opts=self._child())
+        return aws.sagemaker.NotebookInstance(
+            names.notebook, name=names.notebook, role_arn=self.role.arn,
+            instance_type=args.notebook_instance_type,
+            lifecycle_config_name=lifecycle.name, volume_size=10,
+            platform_identifier="notebook-al2-v3", root_access="Disabled",
+            opts=self._child(depends_on=[role_policy]))
+
+    # --- the endpoint ----------------------------------------------------------------------
+
+    def _endpoint(self, role_policy: aws.iam.RolePolicy) -> aws.sagemaker.Endpoint:
+        args, names = self._args, self._names
+        image = aws.sagemaker.get_prebuilt_ecr_image_output(
+            repository_name="sagemaker-xgboost", image_tag=CONTAINER_VERSION, region=args.region,
+            opts=pulumi.InvokeOutputOptions(parent=self))
+        # Model and configuration are auto-named under the participant's prefix, so a new
+        # baseline rolls forward by replacement, and the role's prefix rules cover them.
+        model = aws.sagemaker.Model(
+            names.model, execution_role_arn=self.role.arn,
+            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                image=image.registry_path,
+                model_data_url=pulumi.Output.concat("s3://", args.shared_bucket.bucket, "/",
+                                                    args.baseline_model_key)),
+            opts=self._child(depends_on=[role_policy]))
+        variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+            variant_name="AllTraffic", model_name=model.name, initial_variant_weight=1,
+            **({"serverless_config": aws.sagemaker.
+                EndpointConfigurationProductionVariantServerlessConfigArgs(
+                    memory_size_in_mb=SERVERLESS_MEMORY_MB,
+                    max_concurrency=SERVERLESS_CONCURRENCY)}
+               if args.endpoint_serverless else
+               {"initial_instance_count": 1, "instance_type": args.endpoint_instance_type}))
+        config = aws.sagemaker.EndpointConfiguration(
+            names.endpoint_config, production_variants=[variant],
+            opts=self._child())
+        return aws.sagemaker.Endpoint(
+            names.endpoint, name=names.endpoint, endpoint_config_name=config.name,
+            # A participant's promotion points the endpoint at their own configuration;
+            # the next `pulumi up` must not put the baseline back.
+            opts=self._child(ignore_changes=["endpointConfigName"],
+                             custom_timeouts=ENDPOINT_TIMEOUTS))

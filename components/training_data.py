@@ -1,0 +1,101 @@
+"""The event's shared, read-only training material, in one private bucket.
+
+- datasets/TrainSamples.csv, datasets/TestSamples.csv: the pre-collected data set;
+- models/baseline/model.tar.gz: the baseline XGBoost model every endpoint starts with;
+- notebooks/: the four workshop notebooks and the modules they import, copied onto
+  each notebook instance.
+
+One shared copy instead of one per participant: for 100 participants the 2,000,000-row
+data set (about 100 MB) is uploaded and stored once, not 100 times (10 GB), and a second
+`pulumi up` uploads nothing because the files' hashes do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.private_bucket import private_bucket
+from training import baseline, dataset
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+DATASET_PREFIX, MODELS_PREFIX, NOTEBOOKS_PREFIX = "datasets/", "models/", "notebooks/"
+READ_PREFIXES = (DATASET_PREFIX, MODELS_PREFIX, NOTEBOOKS_PREFIX)
+
+
+@dataclass
+class TrainingDataArgs:
+    event: str
+    samples: int
+    seed: int
+    # Participants in their own accounts, whose SageMaker roles read this bucket too.
+    reader_accounts: Sequence[str] = ()
+
+
+def notebook_files() -> list[Path]:
+    return sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def notebook_uploads() -> list[tuple[str, Path]]:
+    """(file name on the instance, source): the notebooks and the modules they import."""
+    return ([(p.name, p) for p in notebook_files()] +
+            [("workshop.py", NOTEBOOKS_DIR / "workshop.py"),
+             ("hyperparameters.py", PROJECT_DIR / "training" / "hyperparameters.py")])
+
+
+class TrainingData(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    baseline_report: dict
+    baseline_key = MODELS_PREFIX + "baseline/" + baseline.ARCHIVE
+
+    def __init__(self, name: str, args: TrainingDataArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:lab2:TrainingData", name, None, opts)
+        files = dataset.build(args.samples, args.seed)
+        archive, self.baseline_report = baseline.build(files, args.seed)
+        self.bucket = private_bucket(f"{args.event}-training-data", parent=self,
+                                     extra_statements=self._cross_account_reads(args))
+        self._upload(f"{args.event}-train-samples", DATASET_PREFIX + dataset.TRAIN_FILE,
+                     files.train, "text/csv")
+        self._upload(f"{args.event}-test-samples", DATASET_PREFIX + dataset.TEST_FILE,
+                     files.test, "text/csv")
+        self._upload(f"{args.event}-baseline-model", self.baseline_key, archive,
+                     "application/gzip")
+        for file_name, path in notebook_uploads():
+            self._upload(f"{args.event}-notebooks-{file_name.lower().replace('.', '-')}",
+                         NOTEBOOKS_PREFIX + file_name, path,
+                         "application/x-ipynb+json" if path.suffix == ".ipynb" else "text/x-python")
+        self.register_outputs({"bucket": self.bucket.bucket,
+                               "baseline_test_rmse": self.baseline_report["test_rmse"]})
+
+    def uri(self, key: str = "") -> pulumi.Output[str]:
+        return pulumi.Output.concat("s3://", self.bucket.bucket, "/", key)
+
+    def _upload(self, logical: str, key: str, path: Path, content_type: str) -> None:
+        aws.s3.BucketObjectv2(logical, bucket=self.bucket.id, key=key,
+                              source=pulumi.FileAsset(str(path)), content_type=content_type,
+                              opts=pulumi.ResourceOptions(parent=self))
+
+    @staticmethod
+    def _cross_account_reads(args: TrainingDataArgs):
+        def statements(bucket: aws.s3.Bucket) -> list[dict]:
+            if not args.reader_accounts:
+                return []
+            # Principals by condition, not ARN: the roles may not exist yet.
+            return [{
+                "Effect": "Allow", "Principal": {"AWS": "*"},
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [bucket.arn] + [pulumi.Output.concat(bucket.arn, "/", prefix, "*")
+                                            for prefix in READ_PREFIXES],
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalAccount": sorted(set(args.reader_accounts))},
+                    "ArnLike": {"aws:PrincipalArn":
+                                f"arn:aws:iam::*:role/{args.event}-*-sagemaker"},
+                },
+            }]
+        return statements

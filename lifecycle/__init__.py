@@ -1,0 +1,1 @@
+"""SageMaker notebook lifecycle scripts and their rendering."""

@@ -1,0 +1,45 @@
+"""Fill the lifecycle script templates with one participant's values.
+
+Values go into quoted heredocs or are validated first, so nothing a participant's
+settings contain can break out into the shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Mapping
+
+HERE = Path(__file__).resolve().parent
+MAX_SCRIPT_CHARS = 16_384  # SageMaker's limit on each base64-encoded script
+S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?$")
+
+
+def on_create(settings: Mapping[str, str], notebooks_uri: str) -> str:
+    if not S3_URI.match(notebooks_uri):
+        raise ValueError(f"not an S3 URI: {notebooks_uri!r}")
+    text = json.dumps(dict(settings), indent=2, sort_keys=True)
+    if "\nSETTINGS" in "\n" + text:
+        raise ValueError("settings may not contain the heredoc terminator")
+    return ((HERE / "on-create.sh").read_text()
+            .replace("__SETTINGS_JSON__", text)
+            .replace("__NOTEBOOKS_URI__", notebooks_uri))
+
+
+def on_start(idle_minutes: int) -> str:
+    if not isinstance(idle_minutes, int) or idle_minutes < 0:
+        raise ValueError(f"idle minutes must be a whole number >= 0, got {idle_minutes!r}")
+    return ((HERE / "on-start.sh").read_text()
+            .replace("__IDLE_MINUTES__", str(idle_minutes))
+            .replace("__AUTO_STOP_PY__", (HERE / "auto_stop.py").read_text()))
+
+
+def encoded(script: str) -> str:
+    """Base64 as SageMaker wants it, refusing anything over its size limit."""
+    data = base64.b64encode(script.encode("utf-8")).decode("ascii")
+    if len(data) > MAX_SCRIPT_CHARS:
+        raise ValueError(f"lifecycle script is {len(data)} base64 characters; "
+                         f"SageMaker allows {MAX_SCRIPT_CHARS}")
+    return data

@@ -1,0 +1,222 @@
+"""Helpers for the workshop notebooks: your settings, your data, training, and promotion.
+
+Everything here acts on *your* resources only, as named in settings.json, which your
+notebook instance wrote when it was created (no guessing "the bucket that starts
+with ..."). Training uses SageMaker's built-in algorithms through the SageMaker Python
+SDK 3.x; promotion points your existing endpoint at your model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+
+import hyperparameters as ranges  # the workshop's hyperparameter ranges
+
+HERE = Path(__file__).resolve().parent
+SETTINGS_FILE = HERE / "settings.json"
+COLUMNS = ["duration", "fc_avg", "item_length", "item_width", "item_height", "item_quantity",
+           "item_weight", "bin_location", "bin_width", "bin_height", "bin_depth",
+           "bin_fullness", "bin_clutter"]
+IMAGES = {"knn": ("knn", "1"), "linear-learner": ("linear-learner", "1"),
+          "xgboost": ("xgboost", "1.7-1")}
+JOB_CODES = {"knn": "knn", "linear-learner": "ll", "xgboost": "xgb"}
+# The channel each algorithm evaluates on, and the final metric it reports there.
+EVALUATION = {"knn": ("test", "test:mse"), "linear-learner": ("test", "test:mse"),
+              "xgboost": ("validation", "validation:rmse")}
+FIXED_HYPERPARAMETERS = {"xgboost": {"objective": "reg:squarederror"}}
+TRAINING_TIMEOUT_SECONDS = 3600
+
+
+SDK_VERSION = "3.27.0"
+
+
+def ensure_sdk() -> None:
+    """Install the SageMaker SDK version these notebooks are written for, if needed."""
+    import importlib.metadata
+    import subprocess
+    import sys
+    try:
+        installed = importlib.metadata.version("sagemaker")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != SDK_VERSION:
+        print(f"Installing sagemaker=={SDK_VERSION} (found {installed}); about a minute")
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                               f"sagemaker=={SDK_VERSION}"])
+    print(f"SageMaker Python SDK {SDK_VERSION}")
+
+
+def load_settings(path: Path = SETTINGS_FILE) -> dict:
+    settings = json.loads(Path(path).read_text())
+    print(f"Participant {settings['participant']}: bucket {settings['bucket']}, "
+          f"endpoint {settings['endpoint_name']}")
+    return settings
+
+
+def session(settings: dict) -> boto3.Session:
+    return boto3.Session(region_name=settings["region"])
+
+
+def dataset_uri(settings: dict, name: str) -> str:
+    return f"s3://{settings['shared_bucket']}/{settings['dataset_prefix']}{name}"
+
+
+def check_hyperparameters(algorithm: str, values: dict) -> dict:
+    """Your values, checked against the workshop's ranges, with a hint for each blank."""
+    blanks = [f"{name}: {kind.__name__} {'in ' if isinstance(allowed[0], (int, float)) else 'one of '}"
+              f"{allowed}" for name, (kind, allowed) in ranges.RANGES[algorithm].items()
+              if values.get(name) is None]
+    if blanks:
+        raise ValueError("fill in the hyperparameters cell: " + "; ".join(blanks))
+    return ranges.validate(algorithm, values)
+
+
+def _collected_keys(settings: dict, s3) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings["bucket"],
+                                                              Prefix=settings["samples_prefix"]):
+        keys += [item["Key"] for item in page.get("Contents", []) if item["Size"] > 0]
+    return keys
+
+
+def collected_samples(settings: dict) -> int:
+    """How many samples your Lab 1 pipeline has delivered to your bucket so far."""
+    s3 = session(settings).client("s3")
+    return sum(s3.get_object(Bucket=settings["bucket"], Key=key)["Body"].read().count(b"\n")
+               for key in _collected_keys(settings, s3))
+
+
+def training_data(settings: dict, include_collected: bool = False) -> str:
+    """The train channel: the pre-collected set, plus your own samples if you ask for them.
+
+    With your samples, both are copied (server side) under one prefix of your bucket,
+    because a SageMaker channel reads one S3 location.
+    """
+    if not include_collected:
+        return dataset_uri(settings, "TrainSamples.csv")
+    s3 = session(settings).client("s3")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    prefix = f"training-input/{stamp}/"
+    s3.copy_object(Bucket=settings["bucket"], Key=prefix + "TrainSamples.csv",
+                   CopySource={"Bucket": settings["shared_bucket"],
+                               "Key": settings["dataset_prefix"] + "TrainSamples.csv"})
+    collected = _collected_keys(settings, s3)
+    for number, key in enumerate(collected):
+        s3.copy_object(Bucket=settings["bucket"], Key=f"{prefix}collected-{number:05d}.csv",
+                       CopySource={"Bucket": settings["bucket"], "Key": key})
+    print(f"Training on the pre-collected set plus {len(collected)} file(s) of your samples")
+    return f"s3://{settings['bucket']}/{prefix}"
+
+
+def load_sample(settings: dict, max_bytes: int = 8_000_000):
+    """The first rows of the pre-collected training set, as a pandas DataFrame."""
+    import pandas as pd
+    s3 = session(settings).client("s3")
+    body = s3.get_object(Bucket=settings["shared_bucket"],
+                         Key=settings["dataset_prefix"] + "TrainSamples.csv",
+                         Range=f"bytes=0-{max_bytes - 1}")["Body"].read()
+    complete = body[: body.rfind(b"\n") + 1]  # drop a row cut in half
+    return pd.read_csv(io.BytesIO(complete), header=None, names=COLUMNS)
+
+
+@dataclass
+class TrainingResult:
+    algorithm: str
+    job_name: str
+    rmse_ms: float
+    model_data: str
+    image: str
+
+
+def image_uri(algorithm: str, region: str) -> str:
+    from sagemaker.core import image_uris
+    framework, version = IMAGES[algorithm]
+    return image_uris.retrieve(framework, region, version=version)
+
+
+def rmse_from(algorithm: str, metrics: dict[str, float], job_name: str) -> float:
+    _, metric = EVALUATION[algorithm]
+    if metric not in metrics:
+        raise RuntimeError(f"training job {job_name} reported no {metric} "
+                           f"(it reported {sorted(metrics)}); see its logs in CloudWatch")
+    value = metrics[metric]
+    return math.sqrt(value) if metric.endswith(":mse") else value
+
+
+def train(algorithm: str, values: dict, settings: dict, include_collected: bool = False,
+          instance_type: str = "ml.m5.xlarge", logs: bool = True) -> TrainingResult:
+    """Train one built-in algorithm on your data and report its RMSE in ms."""
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.training.configs import (Compute, InputData, OutputDataConfig,
+                                                 StoppingCondition)
+    from sagemaker.train import ModelTrainer
+
+    hp = check_hyperparameters(algorithm, values)
+    allowed = settings["allowed_instance_types"].split(",")
+    if instance_type not in allowed:
+        raise ValueError(f"instance_type {instance_type!r} is not allowed here; use one of {allowed}")
+    image = image_uri(algorithm, settings["region"])
+    evaluation_channel, _ = EVALUATION[algorithm]
+    trainer = ModelTrainer(
+        training_image=image,
+        role=settings["role_arn"],
+        base_job_name=f"{settings['name_prefix']}-{JOB_CODES[algorithm]}",
+        compute=Compute(instance_type=instance_type, instance_count=1, volume_size_in_gb=10),
+        hyperparameters={**hp, **FIXED_HYPERPARAMETERS.get(algorithm, {})},
+        output_data_config=OutputDataConfig(
+            s3_output_path=f"s3://{settings['bucket']}/training-output/"),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_TIMEOUT_SECONDS),
+        sagemaker_session=Session(boto_session=session(settings),
+                                  default_bucket=settings["bucket"]),
+    )
+    trainer.train(input_data_config=[
+        InputData(channel_name="train", data_source=training_data(settings, include_collected),
+                  content_type="text/csv"),
+        InputData(channel_name=evaluation_channel,
+                  data_source=dataset_uri(settings, "TestSamples.csv"), content_type="text/csv"),
+    ], wait=True, logs=logs)
+    job = trainer._latest_training_job
+    job.refresh()
+    if job.training_job_status != "Completed":
+        raise RuntimeError(f"training job {job.training_job_name} {job.training_job_status}: "
+                           f"{job.failure_reason}")
+    metrics = {m.metric_name: m.value for m in job.final_metric_data_list or []}
+    result = TrainingResult(algorithm, job.training_job_name,
+                            rmse_from(algorithm, metrics, job.training_job_name),
+                            job.model_artifacts.s3_model_artifacts, image)
+    print(f"{algorithm}: test RMSE {result.rmse_ms:,.1f} ms (job {result.job_name})")
+    return result
+
+
+def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
+    """Serve this model from your existing endpoint (no new endpoint is created).
+
+    A model and an endpoint configuration named after the training job are created,
+    sized like the endpoint's current configuration, and the endpoint is updated to it.
+    """
+    sagemaker = session(settings).client("sagemaker")
+    endpoint = settings["endpoint_name"]
+    current = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
+    sagemaker.create_model(ModelName=result.job_name, ExecutionRoleArn=settings["role_arn"],
+                           PrimaryContainer={"Image": result.image,
+                                             "ModelDataUrl": result.model_data})
+    sized = {k: variant[k] for k in ("InstanceType", "InitialInstanceCount", "ServerlessConfig",
+                                     "InitialVariantWeight") if k in variant}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=result.job_name,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": result.job_name, **sized}])
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=result.job_name)
+    print(f"{endpoint} is switching to {result.algorithm} ({result.job_name})")
+    if wait:
+        sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint, WaiterConfig={"Delay": 15, "MaxAttempts": 80})
+        print(f"{endpoint} now serves {result.job_name}")
+    return result.job_name

@@ -1,0 +1,241 @@
+"""What `pulumi up` declares for Lab 2: the shared training data, and per participant a
+notebook, a scoped execution role and an endpoint serving the baseline model."""
+
+import base64
+import fnmatch
+import json
+
+import pytest
+
+from components.training_data import notebook_files, notebook_uploads
+
+NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
+LIFECYCLE = "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration"
+MODEL = "aws:sagemaker/model:Model"
+CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
+
+
+def lab2(declared, participant):
+    return declared.within(f"{participant}-lab2")
+
+
+def only(resources, type_token):
+    [resource] = [r for r in resources if r.type == type_token]
+    return resource
+
+
+def statements(declared, participant):
+    return json.loads(only(lab2(declared, participant), ROLE_POLICY).inputs["policy"])["Statement"]
+
+
+def granting(declared, participant, action):
+    return [s for s in statements(declared, participant) if action in s["Action"]]
+
+
+def participant_bucket(declared, participant):
+    return only(declared.within(f"{participant}-lab1"), "aws:s3/bucket:Bucket")
+
+
+def shared_bucket(declared):
+    return declared.named("aim368-training-data", "aws:s3/bucket:Bucket")
+
+
+def test_each_participant_gets_a_notebook_lifecycle_role_and_endpoint(program):
+    declared = program()
+    for participant in IDS:
+        resources = lab2(declared, participant)
+        kinds = sorted(r.type for r in resources)
+        assert kinds == sorted([NOTEBOOK, LIFECYCLE, MODEL, CONFIG, ENDPOINT, ROLE, ROLE_POLICY])
+        assert only(resources, NOTEBOOK).inputs["name"] == f"aim368-{participant}-notebook"
+        assert only(resources, ENDPOINT).inputs["name"] == f"aim368-{participant}-endpoint"
+        assert only(resources, ROLE).inputs["name"] == f"aim368-{participant}-sagemaker"
+        assert all(r.provider_urn == declared.provider_of(participant).urn for r in resources)
+
+
+def test_the_notebook_uses_the_configured_type_its_role_and_lifecycle(program):
+    declared = program()
+    resources = lab2(declared, "ada-lovelace")
+    notebook = only(resources, NOTEBOOK)
+    assert notebook.inputs["instanceType"] == "ml.c5.2xlarge"  # the seed's
+    assert notebook.inputs["roleArn"] == only(resources, ROLE).state["arn"]
+    assert notebook.inputs["lifecycleConfigName"] == only(resources, LIFECYCLE).inputs["name"]
+    assert notebook.inputs["rootAccess"] == "Disabled"
+    other = program(notebookInstanceType="ml.t3.medium")
+    assert only(lab2(other, "ada-lovelace"), NOTEBOOK).inputs["instanceType"] == "ml.t3.medium"
+
+
+def test_the_lifecycle_writes_the_participants_own_settings(program):
+    declared = program()
+    resources = lab2(declared, "ada-lovelace")
+    lifecycle = only(resources, LIFECYCLE)
+    assert len(lifecycle.inputs["onCreate"]) <= 16_384 and len(lifecycle.inputs["onStart"]) <= 16_384
+    script = base64.b64decode(lifecycle.inputs["onCreate"]).decode()
+    settings = json.loads(script.split("<<'SETTINGS'\n")[1].split("\nSETTINGS\n")[0])
+    bucket = participant_bucket(declared, "ada-lovelace").state["bucket"]
+    assert settings == {
+        "participant": "ada-lovelace", "region": "us-east-1", "bucket": bucket,
+        "samples_prefix": "samples/", "shared_bucket": shared_bucket(declared).state["bucket"],
+        "dataset_prefix": "datasets/", "role_arn": only(resources, ROLE).state["arn"],
+        "endpoint_name": "aim368-ada-lovelace-endpoint", "name_prefix": "aim368-ada-lovelace",
+        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
+    }
+    assert f"s3://{shared_bucket(declared).state['bucket']}/notebooks/" in script
+    start = base64.b64decode(lifecycle.inputs["onStart"]).decode()
+    assert "IDLE_MINUTES=60" in start
+
+
+def test_the_endpoint_serves_the_baseline_and_keeps_a_participants_promotion(program):
+    declared = program()
+    resources = lab2(declared, "ada-lovelace")
+    endpoint, config, model = only(resources, ENDPOINT), only(resources, CONFIG), only(resources, MODEL)
+    assert endpoint.inputs["endpointConfigName"] == config.state["name"]
+    assert endpoint.ignore_changes == ["endpointConfigName"]
+    assert endpoint.custom_timeouts == {"create": "45m", "update": "45m", "delete": "20m"}
+    [variant] = config.inputs["productionVariants"]
+    assert variant["modelName"] == model.state["name"]
+    assert (variant["instanceType"], variant["initialInstanceCount"]) == ("ml.c5.large", 1)
+    container = model.inputs["primaryContainer"]
+    assert container["image"].endswith("/sagemaker-xgboost:1.7-1")
+    assert container["modelDataUrl"] == (
+        f"s3://{shared_bucket(declared).state['bucket']}/models/baseline/model.tar.gz")
+    assert model.inputs["executionRoleArn"] == only(resources, ROLE).state["arn"]
+
+
+def test_model_and_configuration_are_auto_named_under_the_participants_prefix(program):
+    declared = program()
+    resources = lab2(declared, "ada-lovelace")
+    for kind in (MODEL, CONFIG):
+        resource = only(resources, kind)
+        assert "name" not in resource.inputs  # auto-named: a change rolls forward
+        assert resource.state["name"].startswith("aim368-ada-lovelace-")
+
+
+def test_serverless_inference_is_offered(program):
+    declared = program(endpointServerless="true")
+    [variant] = only(lab2(declared, "ada-lovelace"), CONFIG).inputs["productionVariants"]
+    assert "instanceType" not in variant
+    assert variant["serverlessConfig"]["memorySizeInMb"] >= 1024
+    assert variant["serverlessConfig"]["maxConcurrency"] >= 5
+
+
+def test_the_role_may_create_only_under_its_prefix_on_allowed_instance_types(program):
+    declared = program(allowedInstanceTypes="ml.m5.large,ml.c5.large")
+    condition = {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": ["ml.m5.large",
+                                                                          "ml.c5.large"]}}
+    arn = "arn:aws:sagemaker:us-east-1:111111111111"
+    for action, kind in [("sagemaker:CreateTrainingJob", "training-job"),
+                         ("sagemaker:CreateEndpointConfig", "endpoint-config")]:
+        [grant] = granting(declared, "ada-lovelace", action)
+        assert grant["Resource"] == [f"{arn}:{kind}/aim368-ada-lovelace-*"]
+        assert grant["Condition"] == condition
+    [create_model] = granting(declared, "ada-lovelace", "sagemaker:CreateModel")
+    assert create_model["Resource"] == [f"{arn}:model/aim368-ada-lovelace-*"]
+    baseline = only(lab2(declared, "ada-lovelace"), MODEL).state["arn"]
+    assert fnmatch.fnmatch(baseline, create_model["Resource"][0])
+
+
+def test_the_role_may_update_only_its_own_endpoint_and_pass_only_itself(program):
+    declared = program()
+    arn = "arn:aws:sagemaker:us-east-1:111111111111"
+    [update] = granting(declared, "ada-lovelace", "sagemaker:UpdateEndpoint")
+    assert update["Resource"] == [f"{arn}:endpoint/aim368-ada-lovelace-endpoint",
+                                  f"{arn}:endpoint-config/aim368-ada-lovelace-*"]
+    [pass_role] = granting(declared, "ada-lovelace", "iam:PassRole")
+    assert pass_role["Resource"] == [only(lab2(declared, "ada-lovelace"), ROLE).state["arn"]]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_the_role_reads_and_writes_its_bucket_and_only_reads_the_shared_data(program):
+    declared = program()
+    own = participant_bucket(declared, "ada-lovelace").state["arn"]
+    shared = shared_bucket(declared).state["arn"]
+    writes = granting(declared, "ada-lovelace", "s3:PutObject")
+    assert [s["Resource"] for s in writes] == [[own + "/*"]]
+    [reads] = [s for s in granting(declared, "ada-lovelace", "s3:GetObject") if shared + "/datasets/*"
+               in s["Resource"]]
+    assert reads["Action"] == ["s3:GetObject"]
+    assert sorted(reads["Resource"]) == sorted(f"{shared}/{p}/*" for p in
+                                              ("datasets", "models", "notebooks"))
+
+
+def test_no_role_mentions_another_participants_resources(program):
+    declared = program()
+    for participant in IDS:
+        text = json.dumps(statements(declared, participant))
+        for other in IDS:
+            if other != participant:
+                assert other not in text
+                for resource in declared.owned_by(other):
+                    assert resource.state.get("arn", "@none") not in text
+
+
+def test_the_role_policy_fits_iams_size_limit(program):
+    declared = program([{"name": "x" * 8, "id": "a" * 37}])
+    policy = only(lab2(declared, "a" * 37), ROLE_POLICY).inputs["policy"]
+    assert len(policy) < 10_240
+
+
+def test_the_shared_training_data_is_one_private_bucket_with_everything(program):
+    declared = program()
+    bucket = shared_bucket(declared)
+    keys = sorted(o.inputs["key"] for o in declared.of_type(OBJECT))
+    assert keys == sorted(["datasets/TrainSamples.csv", "datasets/TestSamples.csv",
+                           "models/baseline/model.tar.gz",
+                           *[f"notebooks/{name}" for name, _ in notebook_uploads()]])
+    assert len(notebook_files()) == 4
+    assert all(o.inputs["bucket"] == bucket.id for o in declared.of_type(OBJECT))
+    assert bucket.provider_urn == declared.named("aim368-aws").urn
+    block = declared.named("aim368-training-data-no-public-access")
+    assert block.inputs["restrictPublicBuckets"] is True
+    assert declared.named("aim368-training-data-encryption").inputs["rules"][0][
+        "applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+
+
+def test_the_data_set_has_the_configured_size_and_split(program):
+    declared = program(datasetSamples="4000")
+    train = declared.named("aim368-train-samples").inputs["source"].path
+    test = declared.named("aim368-test-samples").inputs["source"].path
+    assert sum(1 for _ in open(train)) == 3000 and sum(1 for _ in open(test)) == 1000
+
+
+def test_a_second_evaluation_reuses_the_same_files_unchanged(program):
+    from pathlib import Path
+    first = program(datasetSamples="3000")
+    sources = {o.name: Path(o.inputs["source"].path) for o in first.of_type(OBJECT)}
+    stamps = {name: path.stat().st_mtime_ns for name, path in sources.items()}
+    second = program(datasetSamples="3000")
+    assert {o.name: Path(o.inputs["source"].path) for o in second.of_type(OBJECT)} == sources
+    assert {name: path.stat().st_mtime_ns for name, path in sources.items()} == stamps
+
+
+def test_outputs_name_the_notebook_and_endpoint(program):
+    declared = program()
+    ada = declared.outputs["participants"]["ada-lovelace"]
+    assert ada["notebook"] == "aim368-ada-lovelace-notebook"
+    assert ada["endpoint"] == "aim368-ada-lovelace-endpoint"
+    assert declared.outputs["baseline_test_rmse_ms"] > 0
+
+
+def test_cross_account_participants_may_read_the_shared_data(program):
+    declared = program([{"name": "Ada Lovelace", "account": "222222222222"}, {"name": "Bo"}])
+    policy = json.loads(declared.named("aim368-training-data-tls-only").inputs["policy"])
+    [read] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert read["Condition"]["StringEquals"] == {"aws:PrincipalAccount": ["222222222222"]}
+    assert read["Action"] == ["s3:GetObject", "s3:ListBucket"]
+
+
+@pytest.mark.parametrize("config, problem", [
+    ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of allowedInstanceTypes"),
+    ({"allowedInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
+    ({"notebookIdleMinutes": "-1"}, "notebookIdleMinutes=-1 must be between 0 and 1440"),
+])
+def test_bad_lab2_config_is_reported(program, config, problem):
+    from event.config import ConfigError
+    with pytest.raises(ConfigError) as caught:
+        program(**config)
+    assert any(problem in p for p in caught.value.problems)
