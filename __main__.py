@@ -6,7 +6,9 @@ import pulumi
 
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
+from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
 from components.model_training import ModelTraining, ModelTrainingArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.providers import event_provider, participant_provider
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
@@ -30,6 +32,8 @@ feed = SampleFeed(
         samples_per_second=config.samples_per_second,
         enabled=config.feed_enabled,
         seed=config.feed_seed,
+        drift_start=config.drift_start,
+        drift_profile=config.drift_profile,
         log_retention_days=config.log_retention_days,
         subscriber_accounts=[p.account for p in roster if p.account],
     ),
@@ -107,6 +111,44 @@ for participant in roster:
         "inference_url": lab3.url,
     }
 
+# The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.
+scoring = LiveScoring(
+    f"{config.event}-live-scoring",
+    LiveScoringArgs(
+        event=config.event,
+        participants=[ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
+                      for p in roster],
+        enabled=config.edge_traffic_enabled,
+        requests_per_second=config.edge_requests_per_second,
+        shard_size=config.edge_shard_size,
+        timeout_ms=config.edge_timeout_ms,
+        private_share_percent=config.private_share_percent,
+        feed_seed=config.feed_seed,
+        drift_start=config.drift_start,
+        drift_profile=config.drift_profile,
+        window_minutes=config.leaderboard_window_minutes,
+        min_successes=config.leaderboard_min_successes,
+        history_minutes=config.leaderboard_history_minutes,
+        reveal_private=config.reveal_private,
+        log_retention_days=config.log_retention_days,
+    ),
+    opts=shared,
+)
+Monitoring(
+    f"{config.event}-monitoring",
+    MonitoringArgs(
+        event=config.event,
+        region=config.region,
+        participants=[p.id for p in roster],
+        rmse_threshold_ms=config.alarm_rmse_ms,
+        error_rate_percent=config.alarm_error_rate_percent,
+        email=config.alarm_email,
+        leaderboard_url=scoring.leaderboard_url,
+    ),
+    opts=shared,
+)
+
+pulumi.export("leaderboard_url", scoring.leaderboard_url)
 pulumi.export("sample_topic_arn", feed.topic.arn)
 pulumi.export("undelivered_samples_queue", feed.undelivered.url)
 pulumi.export("training_data_bucket", training_data.bucket.bucket)

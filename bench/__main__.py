@@ -2,7 +2,8 @@
 
 import sys
 
-from bench import control_plane, generator, inference_handler, program_eval, training
+from bench import (control_plane, edge_load, generator, inference_handler, program_eval,
+                   training)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -10,4 +11,5 @@ if __name__ == "__main__":
     generator.main()
     control_plane.main()
     inference_handler.main()
+    edge_load.main()
     training.main()

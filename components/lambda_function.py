@@ -39,6 +39,7 @@ class FunctionSpec:
     timeout: int = 30
     memory_size: int = 256
     log_retention_days: int = 14
+    reserved_concurrency: int | None = None
 
 
 @dataclass
@@ -78,6 +79,7 @@ def declare_function(spec: FunctionSpec, parent: pulumi.Resource) -> DeclaredFun
         code=handler_code(spec.module, *spec.shared_modules),
         timeout=spec.timeout,
         memory_size=spec.memory_size,
+        reserved_concurrent_executions=spec.reserved_concurrency,
         environment=(aws.lambda_.FunctionEnvironmentArgs(variables=dict(spec.environment))
                      if spec.environment else None),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(

@@ -29,6 +29,8 @@ class SampleFeedArgs:
     enabled: bool
     seed: int
     log_retention_days: int
+    drift_start: str = ""
+    drift_profile: str = "peak-season"
     subscriber_accounts: Sequence[str] = ()  # participants' own AWS accounts, if any
 
 
@@ -71,6 +73,8 @@ class SampleFeed(pulumi.ComponentResource):
                 "SAMPLES_PER_SECOND": str(args.samples_per_second),
                 "PERIOD_SECONDS": str(SCHEDULE_PERIOD_SECONDS),
                 "FEED_SEED": str(args.seed),
+                "DRIFT_START": args.drift_start,
+                "DRIFT_PROFILE": args.drift_profile,
             },
             timeout=SCHEDULE_PERIOD_SECONDS + 30,
             log_retention_days=args.log_retention_days,

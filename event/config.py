@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import pulumi
+from datetime import datetime
+
+from handlers.fc_samples import PROFILES
 from pulumi.runtime.config import CONFIG, get_config_env
 
 EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -33,6 +36,21 @@ def _between(low: int, high: int) -> Callable[[int], Optional[str]]:
 
 def _always_fine(_: Any) -> Optional[str]:
     return None
+
+
+def _iso_time_or_empty(value: str) -> Optional[str]:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return "is not an ISO 8601 time like 2026-12-01T15:00:00Z"
+    return None if moment.tzinfo else "needs a time zone, like 2026-12-01T15:00:00Z"
+
+
+def _drift_profile(value: str) -> Optional[str]:
+    drifts = [p for p in PROFILES if p != "normal"]
+    return None if value in drifts else f"must be one of {drifts}"
 
 
 def _ml_instance(value: str) -> Optional[str]:
@@ -88,6 +106,35 @@ SETTINGS = (
     Setting("allowedInstanceTypes", str, "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
             _ml_instances,
             "Comma-separated instance types participants may train on and deploy to (IAM-enforced)."),
+    Setting("edgeTrafficEnabled", bool, True, _always_fine,
+            "Whether the FC edge calls the participants' live inference URLs."),
+    Setting("edgeRequestsPerSecond", int, 5, _between(1, 20),
+            "Requests per second the FC edge sends each participant."),
+    Setting("edgeShardSize", int, 25, _between(1, 50),
+            "Participants one edge invocation serves; shards run concurrently."),
+    Setting("edgeTimeoutMs", int, 2000, _between(100, 10_000),
+            "How long the edge waits for an answer before scoring a timeout."),
+    Setting("privateSharePercent", int, 30, _between(0, 100),
+            "Share of requests scored privately, for the final reveal (as on Kaggle)."),
+    Setting("revealPrivate", bool, False, _always_fine,
+            "Rank the leaderboard by the private score over the whole event (the reveal)."),
+    Setting("leaderboardWindowMinutes", int, 5, _between(1, 60),
+            "The leaderboard's live window: RMSE over the last this many minutes."),
+    Setting("leaderboardMinSuccesses", int, 50, _between(1, 100_000),
+            "Successful answers in the window needed to be ranked."),
+    Setting("leaderboardHistoryMinutes", int, 480, _between(10, 1440),
+            "How far back the leaderboard sums the whole event."),
+    Setting("driftStart", str, "", _iso_time_or_empty,
+            "When the FC drifts (ISO 8601, e.g. 2026-12-01T15:00:00Z); empty: never."),
+    Setting("driftProfile", str, "peak-season", _drift_profile,
+            "What the FC drifts to, from driftStart on."),
+    Setting("alarmRmseMs", int, 1000, _between(1, 100_000),
+            "Alarm when a participant's RMSE stays above this many ms."),
+    Setting("alarmErrorRatePercent", int, 20, _between(1, 100),
+            "Alarm when a participant's error rate stays above this percentage."),
+    Setting("alarmEmail", str, "", lambda v: None if not v or re.match(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", v)
+            else "is not an e-mail address",
+            "Where alarms are e-mailed (confirm the subscription mail); empty: nowhere."),
     Setting("participantAccountRole", str, "OrganizationAccountAccessRole",
             lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else "is not a valid IAM role name",
             "Role assumed in a participant's own AWS account (roster field 'account')."),
@@ -114,6 +161,20 @@ class EventConfig:
     endpoint_instance_type: str = "ml.c5.large"
     endpoint_serverless: bool = False
     allowed_instance_types: str = "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge"
+    edge_traffic_enabled: bool = True
+    edge_requests_per_second: int = 5
+    edge_shard_size: int = 25
+    edge_timeout_ms: int = 2000
+    private_share_percent: int = 30
+    reveal_private: bool = False
+    leaderboard_window_minutes: int = 5
+    leaderboard_min_successes: int = 50
+    leaderboard_history_minutes: int = 480
+    drift_start: str = ""
+    drift_profile: str = "peak-season"
+    alarm_rmse_ms: int = 1000
+    alarm_error_rate_percent: int = 20
+    alarm_email: str = ""
     participant_account_role: str = "OrganizationAccountAccessRole"
     region: str = DEFAULT_REGION
 

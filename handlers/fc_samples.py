@@ -12,6 +12,7 @@ import gc
 import math
 import random
 from bisect import bisect
+from datetime import datetime
 from itertools import accumulate
 from typing import Iterable, NamedTuple
 
@@ -128,18 +129,50 @@ BIN_HEIGHTS = (150, 200, 280, 360, 430)
 BIN_DEPTHS = (300, 400, 500, 600, 760)
 ERGONOMIC_HEIGHT_MM = 1100
 
-NOISE_SD_MS = 300.0
-# Durations are whole ms, so rounding adds a uniform error of variance 1/12 ms^2.
-NOISE_FLOOR_RMSE = math.sqrt(NOISE_SD_MS**2 + 1 / 12)
+class Profile(NamedTuple):
+    """How the FC behaves: normal, or drifted (for the retraining discussion)."""
+
+    density_log_mean: float  # items' density, log g/mm^3
+    fullness_mode: float  # the most common bin fullness, percent
+    clutter_offset: float  # clutter on top of 0.6 x fullness, percent
+    slowdown: float  # every interaction takes this much longer ...
+    extra_ms: float  # ... plus this
+    noise_sd_ms: float
 
 
-def true_duration(features: Iterable[float]) -> float:
+PROFILES = {
+    "normal": Profile(-8.1, 60, 20, 1.0, 0.0, 300.0),
+    # Peak season: heavier items, fuller and more cluttered bins, tired and busier
+    # associates, so durations grow in ways a model trained before cannot know.
+    "peak-season": Profile(-7.5, 85, 28, 1.15, 400.0, 360.0),
+}
+NOISE_SD_MS = PROFILES["normal"].noise_sd_ms
+
+
+def noise_floor(profile: str = "normal") -> float:
+    """The best RMSE any model can reach. Durations are whole ms, so rounding adds a
+    uniform error of variance 1/12 ms^2 to the Gaussian noise."""
+    return math.sqrt(PROFILES[profile].noise_sd_ms ** 2 + 1 / 12)
+
+
+NOISE_FLOOR_RMSE = noise_floor("normal")
+
+
+def profile_at(moment: datetime, drift_start: str, drift_profile: str) -> str:
+    """The FC's behaviour at a moment: drifted from drift_start (ISO 8601) on, if set."""
+    if drift_start and moment >= datetime.fromisoformat(drift_start.replace("Z", "+00:00")):
+        return drift_profile
+    return "normal"
+
+
+def true_duration(features: Iterable[float], profile: str = "normal") -> float:
     """Expected duration (ms) of an interaction: the part a perfect model could learn."""
     (fc_avg, length, width, height, quantity, weight,
      location, bin_width, bin_height, bin_depth, fullness, clutter) = features
     del length  # the item enters the bin lengthwise: only its cross-section matters
     fit = min(max(width / bin_width, height / bin_height), 1.5)
-    return (
+    behaviour = PROFILES[profile]
+    return behaviour.extra_ms + behaviour.slowdown * (
         0.6 * fc_avg
         + 0.0009 * (location - ERGONOMIC_HEIGHT_MM) ** 2
         + 1800.0 * fit**3
@@ -161,8 +194,8 @@ def _clamp_round(value: float, low: int, high: int) -> int:
     return min(max(round(value), low), high)
 
 
-def generate(n: int, seed: int) -> list[Sample]:
-    """n realistic samples, the same for the same (n, seed).
+def generate(n: int, seed: int, profile: str = "normal") -> list[Sample]:
+    """n realistic samples, the same for the same (n, seed, profile).
 
     Columns are drawn one at a time (list comprehensions, no per-sample call), which
     keeps a million samples to a few seconds in pure Python.
@@ -173,13 +206,13 @@ def generate(n: int, seed: int) -> list[Sample]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(n, seed)
+        return _generate(n, seed, PROFILES[profile], profile)
     finally:
         if collecting:
             gc.enable()
 
 
-def _generate(n: int, seed: int) -> list[Sample]:
+def _generate(n: int, seed: int, behaviour: Profile, profile: str) -> list[Sample]:
     rng = random.Random(seed)
     gauss, uniform, triangular = rng.gauss, rng.uniform, rng.triangular
     fc = _choices(rng, FULFILLMENT_CENTERS, FC_SHARE, n)
@@ -187,7 +220,7 @@ def _generate(n: int, seed: int) -> list[Sample]:
     width = [max(5, round(x * uniform(0.3, 1.0))) for x in length]
     height = [max(5, round(x * uniform(0.2, 1.0))) for x in width]
     quantity = _choices(rng, range(1, 10), QUANTITY_SHARE, n)
-    density = [math.exp(gauss(-8.1, 0.6)) for _ in range(n)]  # g/mm^3, around 0.3 g/cm^3
+    density = [math.exp(gauss(behaviour.density_log_mean, 0.6)) for _ in range(n)]  # g/mm^3
     weight = [
         _clamp_round(l * w * h * d, 5, 30_000)
         for l, w, h, d in zip(length, width, height, density)
@@ -196,8 +229,10 @@ def _generate(n: int, seed: int) -> list[Sample]:
     bin_width = _choices(rng, BIN_WIDTHS, (1,) * 5, n)
     bin_height = _choices(rng, BIN_HEIGHTS, (1,) * 5, n)
     bin_depth = _choices(rng, BIN_DEPTHS, (1,) * 5, n)
-    fullness = [round(triangular(0, 100, 60)) for _ in range(n)]
-    clutter = [_clamp_round(0.6 * f + gauss(20, 18), 0, 100) for f in fullness]
+    fullness = [round(triangular(0, 100, behaviour.fullness_mode)) for _ in range(n)]
+    clutter = [_clamp_round(0.6 * f + gauss(behaviour.clutter_offset, 18), 0, 100)
+               for f in fullness]
     rows = zip(fc, length, width, height, quantity, weight,
                location, bin_width, bin_height, bin_depth, fullness, clutter)
-    return [Sample(round(true_duration(r) + gauss(0.0, NOISE_SD_MS)), *r) for r in rows]
+    noise = behaviour.noise_sd_ms
+    return [Sample(round(true_duration(r, profile) + gauss(0.0, noise)), *r) for r in rows]

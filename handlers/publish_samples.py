@@ -9,6 +9,7 @@ reproducible. Entries SNS rejects are retried; any still failing make the run fa
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 import os
 import time
 from typing import Any, Callable, Optional
@@ -72,8 +73,10 @@ def handler(event: dict, context: Optional[Any] = None, client=None,
     rate = int(os.environ["SAMPLES_PER_SECOND"])
     period = int(os.environ["PERIOD_SECONDS"])
     scheduled = str((event or {}).get("time", "manual"))
+    profile = fc_samples.profile_at(datetime.now(timezone.utc), os.environ.get("DRIFT_START", ""),
+                                    os.environ.get("DRIFT_PROFILE", "peak-season"))
     samples = fc_samples.generate(rate * period, seed=run_seed(int(os.environ["FEED_SEED"]),
-                                                               scheduled))
+                                                               scheduled), profile=profile)
     start, published, failed = clock(), 0, 0
     for second in range(period):
         if _remaining_ms(context) < STOP_BEFORE_TIMEOUT_MS:
@@ -85,7 +88,8 @@ def handler(event: dict, context: Optional[Any] = None, client=None,
             failed += lost
             published += len(chunk) - lost
         sleep(max(0.0, start + second + 1 - clock()))
-    summary = {"scheduled": scheduled, "published": published, "failed": failed,
+    summary = {"scheduled": scheduled, "profile": profile, "published": published,
+               "failed": failed,
                "skipped": len(samples) - published - failed}
     log("published", **summary)
     if failed or summary["skipped"]:

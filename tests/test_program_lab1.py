@@ -93,8 +93,7 @@ def test_logical_and_physical_names_carry_the_event_and_participant(program):
 
 def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
     declared = program(samplesPerSecond=7, feedSeed=99)
-    [topic] = declared.of_type(TOPIC)
-    assert topic.inputs["name"] == "aim368-fc-samples"
+    topic = declared.named("aim368-fc-samples", TOPIC)
     rule = declared.named("aim368-fc-schedule")
     assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
     assert rule.inputs["state"] == "ENABLED"
@@ -103,7 +102,8 @@ def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
     assert target.inputs["arn"] == publisher.state["arn"]
     env = publisher.inputs["environment"]["variables"]
     assert env == {"SAMPLE_TOPIC_ARN": topic.state["arn"], "SAMPLES_PER_SECOND": "7",
-                   "PERIOD_SECONDS": "60", "FEED_SEED": "99"}
+                   "PERIOD_SECONDS": "60", "FEED_SEED": "99", "DRIFT_START": "",
+                   "DRIFT_PROFILE": "peak-season"}
     assert publisher.inputs["timeout"] > 60  # a run paces samples over a whole minute
     invoke = declared.named("aim368-fc-schedule-invoke")
     assert (invoke.inputs["principal"], invoke.inputs["sourceArn"]) == (
@@ -121,7 +121,7 @@ def test_the_feed_can_be_paused_from_config(program):
 
 def test_wiring_topic_to_function_to_stream_to_bucket(program):
     declared = program()
-    topic_arn = declared.of_type(TOPIC)[0].state["arn"]
+    topic_arn = declared.named("aim368-fc-samples", TOPIC).state["arn"]
     for participant in IDS:
         function = only(declared, FUNCTION, participant)
         stream = only(declared, STREAM, participant)
@@ -220,7 +220,7 @@ def test_roles_trust_only_their_service(program):
 def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
     declared = program(logRetentionDays=3)
     functions = declared.of_type(FUNCTION)
-    assert len(functions) == 1 + 2 * len(IDS)  # the publisher; collection and inference
+    assert len(functions) == 3 + 2 * len(IDS)  # publisher, edge, leaderboard; 2 per participant
     for function in functions:
         assert function.inputs["runtime"] == "python3.14"
         group = declared.named(f"{function.name}-logs")
@@ -282,7 +282,8 @@ def test_outputs_tell_each_participant_their_resources(program):
     assert ada["bucket"] == only(declared, BUCKET, "ada-lovelace").state["bucket"]
     assert ada["delivery_stream"] == "aim368-ada-lovelace-samples"
     assert ada["collection_function"] == "aim368-ada-lovelace-collect"
-    assert declared.outputs["sample_topic_arn"] == declared.of_type(TOPIC)[0].state["arn"]
+    assert declared.outputs["sample_topic_arn"] == declared.named("aim368-fc-samples",
+                                                                  TOPIC).state["arn"]
 
 
 def test_a_participant_in_their_own_account_is_deployed_there(program):
@@ -324,7 +325,7 @@ def test_bad_config_fails_before_any_resource_is_declared_and_lists_every_proble
 
 def test_the_event_name_prefixes_everything(program):
     declared = program(event="reinvent")
-    assert declared.of_type(TOPIC)[0].inputs["name"] == "reinvent-fc-samples"
+    assert declared.named("reinvent-fc-samples", TOPIC).inputs["name"] == "reinvent-fc-samples"
     assert only(declared, FUNCTION, "ada-lovelace").inputs["name"] == "reinvent-ada-lovelace-collect"
 
 

@@ -54,8 +54,8 @@ def test_a_run_publishes_rate_times_period_samples_in_batches_of_ten(world, monk
     clock = FakeClock()
     summary = publish_samples.handler({"time": "2026-11-26T10:00:00Z"}, client=Recording(),
                                       clock=clock.clock, sleep=clock.sleep)
-    assert summary == {"scheduled": "2026-11-26T10:00:00Z", "published": 100, "failed": 0,
-                       "skipped": 0}
+    assert summary == {"scheduled": "2026-11-26T10:00:00Z", "profile": "normal", "published": 100,
+                       "failed": 0, "skipped": 0}
     assert calls == [10, 10, 5] * 4
     messages = [e["Records"][0]["Sns"]["Message"] for e in world.sns_events()]
     expected = fc_samples.generate(100, publish_samples.run_seed(368, "2026-11-26T10:00:00Z"))
@@ -147,3 +147,14 @@ def test_a_run_stops_before_its_lambda_timeout_and_reports_what_it_skipped(world
     with pytest.raises(publish_samples.PublishError, match="published 8 of 20 samples.*'skipped': 12"):
         publish_samples.handler({"time": "t"}, Context(), clock=clock.clock, sleep=clock.sleep)
     assert len(world.sns_events()) == 8  # 4 seconds while >= 5 s remained
+
+
+def test_the_feed_drifts_from_its_start(world, monkeypatch):
+    configure(monkeypatch, rate=10, period=1)
+    monkeypatch.setenv("DRIFT_START", "2020-01-01T00:00:00Z")
+    clock = FakeClock()
+    summary = publish_samples.handler({"time": "t"}, clock=clock.clock, sleep=clock.sleep)
+    assert summary["profile"] == "peak-season"
+    messages = sorted(e["Records"][0]["Sns"]["Message"] for e in world.sns_events())
+    expected = fc_samples.generate(10, publish_samples.run_seed(368, "t"), "peak-season")
+    assert messages == sorted(fc_samples.encode(s).strip() for s in expected)

@@ -41,6 +41,7 @@ ARN_TEMPLATES = {
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
+    "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
     "aws:sagemaker/model:Model": "arn:aws:sagemaker:{region}:{account}:model/{name}",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
         "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}",
@@ -147,6 +148,9 @@ class _CloudMocks(pulumi_mocks.Mocks):
             state["rootResourceId"] = f"{physical}-root"
             state["executionArn"] = (f"arn:aws:execute-api:{REGION}:{self._account(args.provider)}:"
                                      f"{physical}-id")
+        if args.typ == "aws:lambda/functionUrl:FunctionUrl":
+            url_id = hashlib.sha1(args.name.encode()).hexdigest()[:12]
+            state["functionUrl"] = f"https://{url_id}.lambda-url.{REGION}.on.aws/"
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{REGION}.amazonaws.com/"
                                   f"{state['stageName']}")

@@ -1,0 +1,173 @@
+"""The event's live scoring: the FC edge's traffic, the scores table and the leaderboard.
+
+- a DynamoDB table (pay per request) of per-minute aggregates, plus one roster item per
+  participant with their display name;
+- the edge Lambda, run every minute once per shard of `edgeShardSize` participants
+  (EventBridge rules of up to 5 targets, each target's input naming its shard's URLs);
+- the leaderboard Lambda behind a public, read-only Function URL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.lambda_function import FunctionSpec, declare_function
+
+RUN_PERIOD_SECONDS = 60
+TARGETS_PER_RULE = 5  # EventBridge's limit
+LEADERBOARD_REFRESH_SECONDS = 10
+FAILING_ERROR_RATE = 0.2
+
+
+@dataclass
+class ScoredParticipant:
+    id: str
+    name: str
+    url: pulumi.Input[str]
+
+
+@dataclass
+class LiveScoringArgs:
+    event: str
+    participants: Sequence[ScoredParticipant]
+    enabled: bool
+    requests_per_second: int
+    shard_size: int
+    timeout_ms: int
+    private_share_percent: int
+    feed_seed: int
+    drift_start: str
+    drift_profile: str
+    window_minutes: int
+    min_successes: int
+    history_minutes: int
+    reveal_private: bool
+    log_retention_days: int
+
+
+def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
+    """Roster order, so appending participants never moves anyone to another shard."""
+    return [list(participants[i:i + size]) for i in range(0, len(participants), size)]
+
+
+class LiveScoring(pulumi.ComponentResource):
+    table: aws.dynamodb.Table
+    edge: aws.lambda_.Function
+    leaderboard_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LiveScoringArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:event:LiveScoring", name, None, opts)
+        self._args = args
+        self.table = self._table()
+        self._roster()
+        self.edge = self._edge()
+        self._schedule()
+        self.leaderboard_url = self._leaderboard()
+        self.register_outputs({"table": self.table.name, "leaderboard_url": self.leaderboard_url})
+
+    def _child(self, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _table(self) -> aws.dynamodb.Table:
+        event = self._args.event
+        return aws.dynamodb.Table(
+            f"{event}-scores", name=f"{event}-scores", billing_mode="PAY_PER_REQUEST",
+            hash_key="minute", range_key="participant",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="minute", type="S"),
+                        aws.dynamodb.TableAttributeArgs(name="participant", type="S")],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expires", enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            opts=self._child())
+
+    def _roster(self) -> None:
+        for participant in self._args.participants:
+            aws.dynamodb.TableItem(
+                f"{self._args.event}-{participant.id}-roster-entry", table_name=self.table.name,
+                hash_key="minute", range_key="participant",
+                item=json.dumps({"minute": {"S": "roster"}, "participant": {"S": participant.id},
+                                 "name": {"S": participant.name}}),
+                opts=self._child())
+
+    def _edge(self) -> aws.lambda_.Function:
+        args = self._args
+        declared = declare_function(FunctionSpec(
+            logical_name=f"{args.event}-fc-edge", function_name=f"{args.event}-fc-edge",
+            module="edge_traffic", shared_modules=("fc_samples", "scoring"),
+            statements=[iam.allow(["dynamodb:UpdateItem"], [self.table.arn])],
+            environment={
+                "TABLE_NAME": self.table.name, "EVENT": args.event,
+                "REQUESTS_PER_SECOND": str(args.requests_per_second),
+                "PERIOD_SECONDS": str(RUN_PERIOD_SECONDS), "TIMEOUT_MS": str(args.timeout_ms),
+                "PRIVATE_SHARE": str(args.private_share_percent / 100),
+                "FEED_SEED": str(args.feed_seed), "DRIFT_START": args.drift_start,
+                "DRIFT_PROFILE": args.drift_profile},
+            timeout=RUN_PERIOD_SECONDS + 30, memory_size=1024,
+            log_retention_days=args.log_retention_days,
+        ), parent=self)
+        # A retried run would send its minute of traffic twice and double the scores.
+        aws.lambda_.FunctionEventInvokeConfig(f"{args.event}-fc-edge-invoke",
+                                              function_name=declared.function.name,
+                                              maximum_retry_attempts=0, opts=self._child())
+        return declared.function
+
+    def _schedule(self) -> None:
+        args = self._args
+        groups = shards(args.participants, args.shard_size)
+        for rule_number in range(0, len(groups), TARGETS_PER_RULE):
+            logical = f"{args.event}-fc-edge-{rule_number // TARGETS_PER_RULE + 1:02d}"
+            rule = aws.cloudwatch.EventRule(
+                logical, name=logical, schedule_expression="rate(1 minute)",
+                description="Runs the FC edge's traffic, one target per shard",
+                state="ENABLED" if args.enabled else "DISABLED", opts=self._child())
+            for index in range(rule_number, min(rule_number + TARGETS_PER_RULE, len(groups))):
+                group = groups[index]
+                aws.cloudwatch.EventTarget(
+                    f"{args.event}-fc-edge-shard-{index + 1:02d}", rule=rule.name,
+                    arn=self.edge.arn,
+                    input=pulumi.Output.json_dumps({
+                        "shard": index,
+                        "targets": [{"participant": p.id, "url": p.url} for p in group]}),
+                    opts=self._child())
+            aws.lambda_.Permission(f"{logical}-invoke", action="lambda:InvokeFunction",
+                                   function=self.edge.name, principal="events.amazonaws.com",
+                                   source_arn=rule.arn, opts=self._child())
+
+    def _leaderboard(self) -> pulumi.Output[str]:
+        args = self._args
+        declared = declare_function(FunctionSpec(
+            logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
+            module="leaderboard", shared_modules=("scoring",),
+            statements=[iam.allow(["dynamodb:Query"], [self.table.arn])],
+            environment={
+                "TABLE_NAME": self.table.name, "EVENT": args.event,
+                "WINDOW_MINUTES": str(args.window_minutes),
+                "MIN_SUCCESSES": str(args.min_successes),
+                "HISTORY_MINUTES": str(args.history_minutes),
+                "FAILING_ERROR_RATE": str(FAILING_ERROR_RATE),
+                "REFRESH_SECONDS": str(LEADERBOARD_REFRESH_SECONDS),
+                "REVEAL_PRIVATE": "true" if args.reveal_private else "false"},
+            timeout=15, memory_size=512,
+            # The URL is public: cap what a crowd (or a loop) can make it cost.
+            reserved_concurrency=10,
+            log_retention_days=args.log_retention_days,
+        ), parent=self)
+        function = declared.function
+        url = aws.lambda_.FunctionUrl(f"{args.event}-leaderboard-url",
+                                      function_name=function.name, authorization_type="NONE",
+                                      opts=self._child())
+        # Public Function URLs need both permissions (since October 2025).
+        aws.lambda_.Permission(f"{args.event}-leaderboard-public-url",
+                               action="lambda:InvokeFunctionUrl", function=function.name,
+                               principal="*", function_url_auth_type="NONE", opts=self._child())
+        aws.lambda_.Permission(f"{args.event}-leaderboard-public-invoke",
+                               action="lambda:InvokeFunction", function=function.name,
+                               principal="*", invoked_via_function_url=True,
+                               opts=self._child())
+        return url.function_url

@@ -1,0 +1,75 @@
+"""The organizer's view: one CloudWatch dashboard, and alarms per participant.
+
+Alarms watch the edge's per-participant metrics (sustained error rate, RMSE above a
+threshold), the start of the "automated retraining" discussion. They notify one
+organizer topic, optionally e-mailed. SEARCH cannot alarm, so each participant gets
+plain metric alarms of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.dashboard import body, workshop_namespace
+from handlers import scoring
+
+EVALUATION_MINUTES, BREACHING_MINUTES = 5, 3  # "sustained": 3 of the last 5 minutes
+
+
+@dataclass
+class MonitoringArgs:
+    event: str
+    region: str
+    participants: Sequence[str]
+    rmse_threshold_ms: int
+    error_rate_percent: int
+    email: str
+    leaderboard_url: pulumi.Input[str]
+
+
+class Monitoring(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+
+    def __init__(self, name: str, args: MonitoringArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlworkshop:event:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(f"{args.event}-organizer-alerts",
+                                   name=f"{args.event}-organizer-alerts", opts=child)
+        if args.email:
+            aws.sns.TopicSubscription(f"{args.event}-organizer-email", topic=self.topic.arn,
+                                      protocol="email", endpoint=args.email, opts=child)
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{args.event}-dashboard", dashboard_name=f"{args.event}-live-inference",
+            dashboard_body=pulumi.Output.from_input(args.leaderboard_url).apply(
+                lambda url: body(args.event, args.region, url)),
+            opts=child)
+        for participant in args.participants:
+            self._alarms(args, participant)
+        self.register_outputs({"topic": self.topic.arn,
+                               "dashboard": dashboard.dashboard_name})
+
+    def _alarms(self, args: MonitoringArgs, participant: str) -> None:
+        common = dict(
+            namespace=workshop_namespace(args.event),
+            dimensions={scoring.DIMENSION: participant}, period=60, statistic="Average",
+            evaluation_periods=EVALUATION_MINUTES, datapoints_to_alarm=BREACHING_MINUTES,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",  # no traffic yet is not an incident
+            alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
+            tags={"Participant": participant},
+            opts=pulumi.ResourceOptions(parent=self))
+        aws.cloudwatch.MetricAlarm(
+            f"{args.event}-{participant}-error-rate", name=f"{args.event}-{participant}-error-rate",
+            alarm_description=f"{participant}: more than {args.error_rate_percent}% of the FC's "
+                              "requests fail",
+            metric_name="ErrorRate", threshold=args.error_rate_percent, **common)
+        aws.cloudwatch.MetricAlarm(
+            f"{args.event}-{participant}-rmse", name=f"{args.event}-{participant}-rmse",
+            alarm_description=f"{participant}: RMSE above {args.rmse_threshold_ms} ms; "
+                              "time to retrain?",
+            metric_name="RMSE", threshold=args.rmse_threshold_ms, **common)

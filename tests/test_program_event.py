@@ -1,0 +1,183 @@
+"""What `pulumi up` declares for the event layer: edge schedule and shards, the scores
+table, the public leaderboard URL, the dashboard and the alarms."""
+
+import json
+import re
+
+import pytest
+
+import edge_traffic
+import scoring
+from components import dashboard
+from event.names import ParticipantNames
+from event.sharding import shared_api_name
+
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
+
+
+def roster(n):
+    return [{"name": f"Participant {i:03d}"} for i in range(n)]
+
+
+def edge_rules(declared):
+    return [r for r in declared.of_type(RULE) if "fc-edge" in r.name]
+
+
+def targets(declared):
+    return sorted((t for t in declared.of_type(TARGET) if "fc-edge-shard" in t.name),
+                  key=lambda t: t.name)
+
+
+@pytest.mark.parametrize("participants, shards, rules", [(1, 1, 1), (25, 1, 1), (26, 2, 1),
+                                                         (130, 6, 2)])
+def test_participants_are_sharded_across_concurrent_edge_runs(program, participants, shards,
+                                                              rules):
+    declared = program(roster(participants))
+    assert len(targets(declared)) == shards
+    assert len(edge_rules(declared)) == rules
+    seen = [t["participant"] for target in targets(declared)
+            for t in json.loads(target.inputs["input"])["targets"]]
+    assert seen == [f"participant-{i:03d}" for i in range(participants)]  # each once, in order
+
+
+def test_each_shard_names_its_participants_live_inference_urls(program):
+    declared = program(roster(3), edgeShardSize=2)
+    urls = {p: o["inference_url"] for p, o in declared.outputs["participants"].items()}
+    first, second = (json.loads(t.inputs["input"]) for t in targets(declared))
+    assert first == {"shard": 0, "targets": [
+        {"participant": "participant-000", "url": urls["participant-000"]},
+        {"participant": "participant-001", "url": urls["participant-001"]}]}
+    assert second["shard"] == 1 and second["targets"][0]["url"].endswith(
+        "/participant-002/liveinference")
+    edge = declared.named("aim368-fc-edge", FUNCTION)
+    assert all(t.inputs["arn"] == edge.state["arn"] for t in targets(declared))
+
+
+def test_the_edge_runs_every_minute_with_its_settings(program):
+    declared = program(roster(2), edgeRequestsPerSecond=7, edgeTimeoutMs=1500,
+                       privateSharePercent=40, driftStart="2026-12-01T15:00:00Z")
+    [rule] = edge_rules(declared)
+    assert (rule.inputs["scheduleExpression"], rule.inputs["state"]) == ("rate(1 minute)", "ENABLED")
+    permission = declared.named(f"{rule.name}-invoke")
+    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == (
+        "events.amazonaws.com", rule.state["arn"])
+    edge = declared.named("aim368-fc-edge", FUNCTION)
+    env = edge.inputs["environment"]["variables"]
+    assert (env["REQUESTS_PER_SECOND"], env["TIMEOUT_MS"], env["PRIVATE_SHARE"]) == ("7", "1500", "0.4")
+    assert (env["DRIFT_START"], env["DRIFT_PROFILE"]) == ("2026-12-01T15:00:00Z", "peak-season")
+    assert edge.inputs["timeout"] > int(env["PERIOD_SECONDS"])
+    assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
+    assert edge_rules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] == "DISABLED"
+
+
+def test_the_scores_table_is_pay_per_request_with_the_roster_in_it(program):
+    declared = program([{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}])
+    table = declared.named("aim368-scores")
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("minute", "participant")
+    assert table.inputs["ttl"] == {"attributeName": "expires", "enabled": True}
+    entries = {json.loads(i.inputs["item"])["participant"]["S"]: json.loads(i.inputs["item"])
+               for i in declared.of_type("aws:dynamodb/tableItem:TableItem")}
+    assert entries["ada-lovelace"] == {"minute": {"S": "roster"},
+                                       "participant": {"S": "ada-lovelace"},
+                                       "name": {"S": "Ada Lovelace"}}
+    assert set(entries) == {"ada-lovelace", "grace-hopper"}
+
+
+def test_the_roles_of_the_edge_and_leaderboard_touch_only_the_table(program):
+    declared = program(roster(2))
+    table_arn = declared.named("aim368-scores").state["arn"]
+    for name, action in (("aim368-fc-edge-policy", "dynamodb:UpdateItem"),
+                         ("aim368-leaderboard-policy", "dynamodb:Query")):
+        statements = json.loads(declared.named(name).inputs["policy"])["Statement"]
+        [grant] = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
+        assert grant == {"Effect": "Allow", "Action": [action], "Resource": [table_arn]}
+
+
+def test_the_leaderboard_is_a_public_read_only_function_url(program):
+    declared = program(roster(2), leaderboardMinSuccesses=30, revealPrivate="true")
+    url = declared.named("aim368-leaderboard-url")
+    function = declared.named("aim368-leaderboard", FUNCTION)
+    assert (url.inputs["authorizationType"], url.inputs["functionName"]) == ("NONE", "aim368-leaderboard")
+    public_url = declared.named("aim368-leaderboard-public-url").inputs
+    assert (public_url["action"], public_url["principal"], public_url["functionUrlAuthType"]) == (
+        "lambda:InvokeFunctionUrl", "*", "NONE")
+    invoke = declared.named("aim368-leaderboard-public-invoke").inputs
+    assert (invoke["action"], invoke["principal"], invoke["invokedViaFunctionUrl"]) == (
+        "lambda:InvokeFunction", "*", True)
+    assert function.inputs["reservedConcurrentExecutions"] == 10
+    env = function.inputs["environment"]["variables"]
+    assert (env["MIN_SUCCESSES"], env["REVEAL_PRIVATE"], env["WINDOW_MINUTES"]) == ("30", "true", "5")
+    assert "leaderboard_url" in declared.outputs
+
+
+def test_one_dashboard_whose_body_does_not_grow_with_the_roster(program):
+    small = program(roster(3)).named("aim368-dashboard").inputs
+    large = program(roster(30)).named("aim368-dashboard").inputs
+    assert small["dashboardName"] == "aim368-live-inference"
+    assert small["dashboardBody"] == large["dashboardBody"]
+
+
+def test_the_dashboard_body_fits_cloudwatch_for_500_participants():
+    body = json.loads(dashboard.body("aim368", "us-east-1", "https://x.lambda-url.us-east-1.on.aws/"))
+    widgets = body["widgets"]
+    assert 10 <= len(widgets) <= 500
+    assert len(json.dumps(body)) < 100_000
+    for widget in widgets:
+        assert widget["x"] + widget["width"] <= dashboard.GRID_WIDTH
+        if widget["type"] == "metric":
+            [[query]] = widget["properties"]["metrics"]
+            assert query["expression"].startswith("SEARCH(")  # one line per participant,
+            # up to CloudWatch's 500 per graph: no widget per participant
+
+
+def test_the_dashboard_queries_what_the_code_emits():
+    aggregate = scoring.empty()
+    scoring.record(aggregate, 40.0, "ok", 120.0)
+    emitted = json.loads(edge_traffic.metrics_line("aim368", "ada", aggregate, 0))
+    [spec] = emitted["_aws"]["CloudWatchMetrics"]
+    names = {m["Name"] for m in spec["Metrics"]}
+    for graph in dashboard.graphs("aim368"):
+        if graph.namespace.startswith(scoring.NAMESPACE):
+            assert graph.namespace == spec["Namespace"]
+            assert list(graph.dimensions) == spec["Dimensions"][0]
+            assert graph.metric in names
+    names_of = ParticipantNames("aim368", "ada-lovelace")
+    resource_names = {"collect": names_of.collect_function, "samples": names_of.delivery_stream,
+                      "endpoint": names_of.endpoint, "inference": names_of.inference_function,
+                      "liveinference": shared_api_name("aim368", 0)}
+    for graph in dashboard.graphs("aim368"):
+        if graph.terms:
+            event, token = graph.terms.split()
+            assert set(re.split(r"[^a-z0-9]+", resource_names[token])) >= {event, token}
+
+
+def test_each_participant_gets_an_error_rate_and_an_rmse_alarm(program):
+    declared = program(roster(3), alarmRmseMs=800, alarmErrorRatePercent=15)
+    alarms = declared.of_type(ALARM)
+    assert len(alarms) == 6
+    topic = declared.named("aim368-organizer-alerts")
+    emitted = {m["Name"] for m in json.loads(edge_traffic.metrics_line(
+        "aim368", "x", scoring.empty(), 0))["_aws"]["CloudWatchMetrics"][0]["Metrics"]} | {"RMSE"}
+    for alarm in alarms:
+        inputs = alarm.inputs
+        participant = inputs["dimensions"]["Participant"]
+        assert alarm.name.startswith(f"aim368-{participant}-")
+        assert inputs["namespace"] == "MLWorkshop/aim368" and inputs["metricName"] in emitted
+        assert inputs["alarmActions"] == [topic.state["arn"]]
+        assert inputs["treatMissingData"] == "notBreaching"
+        assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (5, 3)
+        assert inputs["tags"] == {"Participant": participant}
+    thresholds = {a.inputs["metricName"]: a.inputs["threshold"] for a in alarms}
+    assert thresholds == {"RMSE": 800, "ErrorRate": 15}
+
+
+def test_alarms_are_emailed_only_when_configured(program):
+    subscriptions = lambda d: [s for s in d.of_type("aws:sns/topicSubscription:TopicSubscription")  # noqa: E731
+                               if s.inputs["protocol"] == "email"]
+    assert subscriptions(program(roster(1))) == []
+    [email] = subscriptions(program(roster(1), alarmEmail="organizer@example.com"))
+    assert email.inputs["endpoint"] == "organizer@example.com"
