@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test bench preview lock clean
+.PHONY: setup rehearse test bench preview lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 setup: $(VENV)/.installed  ## install the pinned dependencies into .venv
+
+rehearse: setup  ## the whole event on this machine, on an AWS emulator (see rehearsal.yaml)
+	$(PY) -m rehearsal
 
 test: setup  ## run the whole test suite
 	$(PY) -m pytest -q

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import boto3
 from botocore.config import Config
@@ -99,8 +99,13 @@ def deliver(stream: str, rows: list[str], client=None,
                         f"samples after {MAX_ATTEMPTS} attempts")
 
 
-def handler(event: dict, context: Optional[Any] = None, client=None) -> dict:
-    stream = os.environ["DELIVERY_STREAM_NAME"]
+def handler(event: dict, context: Optional[Any] = None) -> dict:
+    return handle(event, os.environ)
+
+
+def handle(event: dict, env: Mapping[str, str], client=None) -> dict:
+    """One SNS invocation, for the function whose environment is `env`."""
+    stream = env["DELIVERY_STREAM_NAME"]
     rows, rejected = [], 0
     for position, record in enumerate(event.get("Records") or []):
         try:
@@ -112,5 +117,5 @@ def handler(event: dict, context: Optional[Any] = None, client=None) -> dict:
                 message=str(message)[:200] if message is not None else None)
     attempts = deliver(stream, rows, client=client) if rows else 0
     summary = {"forwarded": len(rows), "rejected": rejected, "attempts": attempts}
-    log("collected", participant=os.environ.get("PARTICIPANT"), stream=stream, **summary)
+    log("collected", participant=env.get("PARTICIPANT"), stream=stream, **summary)
     return summary

@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import boto3
 
@@ -205,8 +205,12 @@ def metrics_line(event: str, participant: str, aggregate: dict, timestamp_ms: in
         scoring.DIMENSION: participant, **values})
 
 
-def handler(event: dict, context: Any = None, table=None, fetcher: Fetch = fetch) -> dict:
-    env = os.environ
+def handler(event: dict, context: Any = None) -> dict:
+    return handle(event, os.environ)
+
+
+def handle(event: dict, env: Mapping[str, str], table=None, fetcher: Fetch = fetch) -> dict:
+    """One scheduled run for one shard, for the function whose environment is `env`."""
     targets = event["targets"]
     rate, period = int(env["REQUESTS_PER_SECOND"]), int(env["PERIOD_SECONDS"])
     now = datetime.now(timezone.utc)

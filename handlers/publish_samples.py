@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime, timezone
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import boto3
 from botocore.config import Config
@@ -65,17 +65,22 @@ def _remaining_ms(context: Optional[Any]) -> float:
     return context.get_remaining_time_in_millis() if context else float("inf")
 
 
-def handler(event: dict, context: Optional[Any] = None, client=None,
-            clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> dict:
+def handler(event: dict, context: Optional[Any] = None) -> dict:
+    return handle(event, os.environ, context)
+
+
+def handle(event: dict, env: Mapping[str, str], context: Optional[Any] = None, client=None,
+           clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> dict:
+    """One scheduled run, for the function whose environment is `env`."""
     client = client or sns_client()
-    topic_arn = os.environ["SAMPLE_TOPIC_ARN"]
-    rate = int(os.environ["SAMPLES_PER_SECOND"])
-    period = int(os.environ["PERIOD_SECONDS"])
+    topic_arn = env["SAMPLE_TOPIC_ARN"]
+    rate = int(env["SAMPLES_PER_SECOND"])
+    period = int(env["PERIOD_SECONDS"])
     scheduled = str((event or {}).get("time", "manual"))
-    profile = fc_samples.profile_at(datetime.now(timezone.utc), os.environ.get("DRIFT_START", ""),
-                                    os.environ.get("DRIFT_PROFILE", "peak-season"))
-    samples = fc_samples.generate(rate * period, seed=run_seed(int(os.environ["FEED_SEED"]),
+    profile = fc_samples.profile_at(datetime.now(timezone.utc), env.get("DRIFT_START", ""),
+                                    env.get("DRIFT_PROFILE", "peak-season"))
+    samples = fc_samples.generate(rate * period, seed=run_seed(int(env["FEED_SEED"]),
                                                                scheduled), profile=profile)
     start, published, failed = clock(), 0, 0
     for second in range(period):

@@ -1,6 +1,7 @@
 """The Lab 1 collection handler, against moto's SNS, Firehose and S3."""
 
 import json
+import os
 from collections import Counter
 
 import boto3
@@ -34,7 +35,7 @@ def test_published_samples_arrive_in_the_bucket_as_csv_rows_with_none_lost(world
     monkeypatch.setenv("PERIOD_SECONDS", "5")
     monkeypatch.setenv("FEED_SEED", "368")
     run = {"time": "2026-11-26T10:00:00Z"}
-    publish_samples.handler(run, sleep=lambda s: None)
+    publish_samples.handle(run, os.environ, sleep=lambda s: None)
     expected = fc_samples.generate(60, seed=publish_samples.run_seed(368, run["time"]))
 
     events = world.sns_events()
@@ -60,7 +61,7 @@ def test_several_records_go_in_one_batch(world, capsys):
             calls.append(len(kwargs["Records"]))
             return real.put_record_batch(**kwargs)
 
-    assert collect_samples.handler(event, client=Recording())["forwarded"] == 30
+    assert collect_samples.handle(event, os.environ, client=Recording())["forwarded"] == 30
     assert calls == [30]
     assert Counter(world.rows_in_bucket()) == Counter(rows_of(samples))
 
@@ -91,7 +92,7 @@ def test_an_invocation_of_only_malformed_samples_succeeds_without_calling_fireho
         def __getattr__(self, name):
             raise AssertionError(f"Firehose called: {name}")
 
-    result = collect_samples.handler(sns_event("garbage", world.topic_arn), client=NoCalls())
+    result = collect_samples.handle(sns_event("garbage", world.topic_arn), os.environ, client=NoCalls())
     assert result == {"forwarded": 0, "rejected": 1, "attempts": 0}
 
 
@@ -144,7 +145,7 @@ def test_records_that_keep_failing_make_the_invocation_fail_so_lambda_retries(wo
     event = {"Records": [sns_record(r, world.topic_arn) for r in rows_of(samples)]}
     with pytest.raises(collect_samples.DeliveryError,
                        match=rf"still rejected 1 of 8 samples after {collect_samples.MAX_ATTEMPTS}"):
-        collect_samples.handler(event, client=FlakyFirehose(bad_calls=99))
+        collect_samples.handle(event, os.environ, client=FlakyFirehose(bad_calls=99))
 
 
 def test_large_batches_are_split_within_firehose_limits():

@@ -2,6 +2,7 @@
 isolation from slow and dead participants, and the aggregated writes."""
 
 import json
+import os
 import math
 import socket
 import threading
@@ -223,10 +224,10 @@ def test_the_handler_scores_a_shard_and_emits_metrics(table, monkeypatch, capsys
         monkeypatch.setenv(key, value)
     answers = {"https://a/ada/liveinference": (200, b'{"duration_ms": 6000}'),
                "https://a/bo/liveinference": (503, b"{}")}
-    summary = edge_traffic.handler(
+    summary = edge_traffic.handle(
         {"shard": 0, "targets": [{"participant": "ada", "url": "https://a/ada/liveinference"},
                                  {"participant": "bo", "url": "https://a/bo/liveinference"}]},
-        table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
+        os.environ, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
     assert (summary["participants"], summary["requests"], summary["writes"]) == (2, 8, 2)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     emf = {line["Participant"]: line for line in lines if "_aws" in line}

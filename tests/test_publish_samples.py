@@ -1,6 +1,7 @@
 """The FC sample publisher, against moto's SNS."""
 
 import json
+import os
 
 import boto3
 import pytest
@@ -52,7 +53,7 @@ def test_a_run_publishes_rate_times_period_samples_in_batches_of_ten(world, monk
             return real.publish_batch(**kwargs)
 
     clock = FakeClock()
-    summary = publish_samples.handler({"time": "2026-11-26T10:00:00Z"}, client=Recording(),
+    summary = publish_samples.handle({"time": "2026-11-26T10:00:00Z"}, os.environ, client=Recording(),
                                       clock=clock.clock, sleep=clock.sleep)
     assert summary == {"scheduled": "2026-11-26T10:00:00Z", "profile": "normal", "published": 100,
                        "failed": 0, "skipped": 0}
@@ -75,7 +76,7 @@ def test_the_run_is_paced_over_its_whole_period(world, monkeypatch):
             clock.now += 0.05  # each call takes a little time
             return real.publish_batch(**kwargs)
 
-    publish_samples.handler({"time": "t"}, client=Timed(), clock=clock.clock, sleep=clock.sleep)
+    publish_samples.handle({"time": "t"}, os.environ, client=Timed(), clock=clock.clock, sleep=clock.sleep)
     assert sent_at == pytest.approx([0, 1, 2, 3, 4, 5])
     assert clock.now - start == pytest.approx(6)
     assert all(s == pytest.approx(0.95) for s in clock.sleeps)
@@ -126,7 +127,7 @@ def test_a_run_that_cannot_publish_everything_fails_loudly(world, monkeypatch, c
 
     clock = FakeClock()
     with pytest.raises(publish_samples.PublishError, match="published 0 of 6 samples"):
-        publish_samples.handler({"time": "t"}, client=AlwaysReject(), clock=clock.clock,
+        publish_samples.handle({"time": "t"}, os.environ, client=AlwaysReject(), clock=clock.clock,
                                 sleep=clock.sleep)
     [summary] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (summary["failed"], summary["published"]) == (6, 0)
@@ -145,7 +146,7 @@ def test_a_run_stops_before_its_lambda_timeout_and_reports_what_it_skipped(world
 
     clock = FakeClock()
     with pytest.raises(publish_samples.PublishError, match="published 8 of 20 samples.*'skipped': 12"):
-        publish_samples.handler({"time": "t"}, Context(), clock=clock.clock, sleep=clock.sleep)
+        publish_samples.handle({"time": "t"}, os.environ, Context(), clock=clock.clock, sleep=clock.sleep)
     assert len(world.sns_events()) == 8  # 4 seconds while >= 5 s remained
 
 
@@ -153,7 +154,7 @@ def test_the_feed_drifts_from_its_start(world, monkeypatch):
     configure(monkeypatch, rate=10, period=1)
     monkeypatch.setenv("DRIFT_START", "2020-01-01T00:00:00Z")
     clock = FakeClock()
-    summary = publish_samples.handler({"time": "t"}, clock=clock.clock, sleep=clock.sleep)
+    summary = publish_samples.handle({"time": "t"}, os.environ, clock=clock.clock, sleep=clock.sleep)
     assert summary["profile"] == "peak-season"
     messages = sorted(e["Records"][0]["Sns"]["Message"] for e in world.sns_events())
     expected = fc_samples.generate(10, publish_samples.run_seed(368, "t"), "peak-season")

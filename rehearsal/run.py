@@ -1,0 +1,381 @@
+"""The rehearsal's phases: declare, provision, collect, train, deploy, traffic, report.
+
+Everything listens on 127.0.0.1 only, on ports chosen free at run time, and everything
+is torn down on exit, Ctrl-C included (context managers all the way down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import boto3
+import numpy as np
+import yaml
+
+from handlers import fc_samples
+from rehearsal.endpoints import Deployed, LocalRuntime
+from rehearsal.world import World, participant_of, provision
+from event.roster import slugify
+from tools.local_api import LocalApi, Route
+from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
+from training import dataset, local
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
+FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint")
+SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
+
+
+@dataclass
+class Participant:
+    name: str
+    algorithm: str
+    hyperparameters: dict
+    fault: Optional[str] = None
+
+
+@dataclass
+class Settings:
+    participants: list[Participant]
+    dataset_samples: int = 20_000
+    feed_seconds: int = 4
+    samples_per_second: int = 25
+    traffic_runs: int = 3
+    run_seconds: int = 20
+    requests_per_second: int = 5
+    drift_from_run: Optional[int] = None  # runs from this one on see the drifted FC
+    min_successes: int = 20
+
+
+def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
+    raw = yaml.safe_load(Path(path).read_text())
+    people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"))
+              for p in raw.pop("participants")]
+    for person in people:
+        if person.fault not in (None, *FAULTS):
+            raise ValueError(f"{person.name}: unknown fault {person.fault!r}; use one of {FAULTS}")
+    settings = Settings(people, **raw)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(settings, key, value)
+    return settings
+
+
+class Progress:
+    """Phase names and live figures on the terminal, whatever the handlers print."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.__stdout__
+        self.timings: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        self.say(f"== {name}")
+        started = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - started
+        self.say(f"   ({self.timings[name]:.1f} s)")
+
+
+@dataclass
+class Outcome:
+    published: int = 0
+    delivered: dict[str, int] = field(default_factory=dict)
+    offline_rmse: dict[str, float] = field(default_factory=dict)
+    runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
+    leaderboard: dict = field(default_factory=dict)
+    deployed: dict[str, str] = field(default_factory=dict)
+
+
+def declare(settings: Settings, out: Path, program_path: Path) -> Program:
+    roster = out / "participants.yaml"
+    roster.write_text(yaml.safe_dump({"participants": [{"name": p.name}
+                                                       for p in settings.participants]}))
+    return run_program({"roster": str(roster), "event": "rehearsal",
+                        "datasetSamples": str(settings.dataset_samples),
+                        "samplesPerSecond": str(settings.samples_per_second),
+                        "edgeRequestsPerSecond": str(settings.requests_per_second),
+                        "leaderboardMinSuccesses": str(settings.min_successes)},
+                       stack="rehearsal", program=program_path)
+
+
+class Tap:
+    """An SQS queue per topic: what SNS would hand each subscribed Lambda."""
+
+    def __init__(self):
+        self.sqs, self.queues = boto3.client("sqs"), {}
+
+    def queue_arn(self, topic_arn: str) -> str:
+        name = "rehearsal-tap-" + topic_arn.rsplit(":", 1)[-1]
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.queues[topic_arn] = url
+        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+
+    def deliveries(self, topic_arn: str):
+        url = self.queues[topic_arn]
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                yield {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+                                    "Sns": {"Type": "Notification", "TopicArn": topic_arn,
+                                            "MessageId": envelope["MessageId"],
+                                            "Message": envelope["Message"]}}]}
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def ids(settings: Settings) -> list[str]:
+    return [slugify(p.name) for p in settings.participants]
+
+
+def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outcome: Outcome):
+    publisher = next(f for _, f, payload in world.scheduled() if f.module == "publish_samples")
+    env = {**publisher.env, "PERIOD_SECONDS": str(settings.feed_seconds)}  # time compressed
+    summary = publisher.code().handle({"time": datetime.now(timezone.utc).isoformat()}, env)
+    outcome.published = summary["published"]
+    progress.say(f"   published {outcome.published} samples to the FC topic")
+    for topic, functions in world.subscribers.items():
+        for event in tap.deliveries(topic):
+            for function in functions:
+                function.code().handle(event, function.env)
+    s3 = boto3.client("s3")
+    for participant in ids(settings):
+        outputs = world.program.outputs["participants"][participant]
+        rows = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["bucket"]):
+            for item in page.get("Contents", []):
+                rows += s3.get_object(Bucket=outputs["bucket"], Key=item["Key"])["Body"].read().count(b"\n")
+        outcome.delivered[participant] = rows
+    progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
+
+
+def _their_rows(bucket: str) -> np.ndarray:
+    s3, rows = boto3.client("s3"), []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="samples/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            rows += [list(fc_samples.decode(line)) for line in body.splitlines() if line]
+    return np.array(rows, dtype=np.float64).reshape(-1, len(fc_samples.COLUMNS))
+
+
+def train_and_deploy(world: World, settings: Settings, runtime: LocalRuntime,
+                     progress: Progress, outcome: Outcome) -> None:
+    program = world.program
+    sources = {o.inputs["key"]: o.inputs["source"].path for o in
+               program.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+    train_x, train_y = dataset.load(Path(sources["datasets/TrainSamples.csv"]))
+    test = dataset.load(Path(sources["datasets/TestSamples.csv"]))
+    for person, participant in zip(settings.participants, ids(settings)):
+        collected = _their_rows(program.outputs["participants"][participant]["bucket"])
+        features = np.vstack([train_x, collected[:, 1:]])
+        labels = np.concatenate([train_y, collected[:, 0]])
+        model = local.train(person.algorithm, person.hyperparameters, (features, labels), test,
+                            seed=1)
+        outcome.offline_rmse[participant] = model.test_rmse
+        endpoint = participant_of(program, f"{participant}-lab2",
+                                  "aws:sagemaker/endpoint:Endpoint").inputs["name"]
+        note = f"{person.algorithm}, offline test RMSE {model.test_rmse:,.0f} ms"
+        if person.fault == "never-deploys":
+            progress.say(f"   {participant}: {note}; never deploys")
+            continue
+        runtime.deploy(endpoint, Deployed(person.algorithm, model.predict,
+                                          SLOW_ENDPOINT_SECONDS if person.fault == "slow-endpoint"
+                                          else 0.0, person.fault == "garbage-endpoint"))
+        outcome.deployed[participant] = endpoint
+        progress.say(f"   {participant}: {note}; deployed to {endpoint}"
+                     + (f" ({person.fault})" if person.fault else ""))
+
+
+def _aggregates(table) -> dict[str, dict]:
+    from handlers import scoring
+    items = table.scan()["Items"]
+    per = {}
+    for item in items:
+        if item["minute"] == "roster":
+            continue
+        per.setdefault(item["participant"], []).append(
+            {k: float(v) for k, v in item.items() if k in scoring.FIELDS})
+    return {p: scoring.merge(a) for p, a in per.items()}
+
+
+def _difference(after: dict, before: dict) -> dict:
+    from handlers import scoring
+    return {p: {k: a[k] - before.get(p, {}).get(k, 0) if k in scoring.COUNTERS else a[k]
+                for k in a} for p, a in after.items()}
+
+
+def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
+            outcome: Outcome) -> None:
+    from handlers import scoring
+    targets = [(f, payload) for _, f, payload in world.scheduled() if f.module == "edge_traffic"]
+    table = boto3.resource("dynamodb").Table(targets[0][0].env["TABLE_NAME"])
+    leaderboard = world.by_name("rehearsal-leaderboard")
+
+    def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
+        from edge_traffic import fetch
+        path = urlsplit(url)
+        return fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
+
+    for run in range(settings.traffic_runs):
+        drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
+        before = _aggregates(table)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+            # Each compressed run stands for its own minute: its own period and samples.
+            list(shards.map(lambda t: t[0].code().handle(t[1], {
+                **t[0].env, "PERIOD_SECONDS": str(settings.run_seconds),
+                "FEED_SEED": str(int(t[0].env["FEED_SEED"]) + run),
+                "DRIFT_START": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+                if drifted else ""}, fetcher=fetcher), targets))
+        seconds = time.perf_counter() - started
+        delta = _difference(_aggregates(table), before)
+        outcome.runs.append(delta)
+        requests = sum(a["requests"] for a in delta.values())
+        board = leaderboard.code().build(table, leaderboard.env, datetime.now(timezone.utc))
+        ranking = "  ".join(f"{r['rank'] or '-'}. {r['participant']} "
+                            f"{'-' if r['window_rmse'] is None else format(r['window_rmse'], ',.0f')}"
+                            for r in board["rows"])
+        progress.say(f"   run {run + 1}/{settings.traffic_runs}"
+                     f"{' (drifted FC)' if drifted else ''}: {requests / seconds:,.1f} requests/s"
+                     f" | {ranking}")
+    outcome.leaderboard = leaderboard.code().build(table, leaderboard.env,
+                                                   datetime.now(timezone.utc))
+
+
+def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, world: World) -> int:
+    from handlers import scoring
+    leaderboard = world.by_name("rehearsal-leaderboard")
+    (out / "leaderboard.json").write_text(json.dumps(outcome.leaderboard, indent=2))
+    (out / "leaderboard.html").write_text(leaderboard.code().page(outcome.leaderboard, 10))
+    draw_dashboard(outcome, settings, out / "dashboard.png")
+    lost = {p: outcome.published - n for p, n in outcome.delivered.items()}
+    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket"]
+    lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  {lost[p]:4d} lost"
+              for p, n in outcome.delivered.items()]
+    lines.append(f"  samples lost in total: {sum(lost.values())}")
+    total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
+             for p in outcome.delivered}
+    lines += ["", "Traffic (Lab 3 and the event layer)",
+              "  participant              requests  ok     4xx  5xx  timeout  bad  live RMSE"]
+    for p, a in total.items():
+        live = scoring.rmse(a, scoring.SPLITS)
+        lines.append(f"  {p:24s} {int(a['requests']):8d} {int(a['successes']):6d} "
+                     f"{int(a['http_4xx']):4d} {int(a['http_5xx']):4d} {int(a['timeout']):8d} "
+                     f"{int(a['bad_answer']):4d}  {'-' if live is None else format(live, ',.0f')}")
+    lines += ["", "Models (Lab 2): offline test RMSE vs live RMSE per run (ms)"]
+    for person, p in zip(settings.participants, ids(settings)):
+        per_run = [scoring.rmse(run.get(p, scoring.empty()), scoring.SPLITS) for run in outcome.runs]
+        lines.append(f"  {p:24s} {person.algorithm:15s} offline {outcome.offline_rmse[p]:7,.0f}"
+                     f"  live " + " ".join('-' if r is None else f"{r:,.0f}" for r in per_run)
+                     + (f"   [{person.fault}]" if person.fault else ""))
+    if settings.drift_from_run is not None and settings.drift_from_run < len(outcome.runs):
+        lines.append(f"  the FC drifted ({'peak-season'}) from run {settings.drift_from_run + 1}; "
+                     f"noise floor {fc_samples.noise_floor('normal'):.0f} -> "
+                     f"{fc_samples.noise_floor('peak-season'):.0f} ms")
+    lines += ["", "Final leaderboard"]
+    lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} {r['status']}"
+              for r in outcome.leaderboard["rows"]]
+    lines += ["", "Timing"] + [f"  {name:60s} {seconds:6.1f} s"
+                               for name, seconds in progress.timings.items()]
+    lines += ["", f"Written: {out / 'leaderboard.html'}, {out / 'leaderboard.json'}, "
+                  f"{out / 'dashboard.png'}, {out / 'summary.txt'}"]
+    text = "\n".join(lines)
+    (out / "summary.txt").write_text(text + "\n")
+    progress.say(text)
+    if sum(lost.values()):
+        progress.say(f"FAILED: {sum(lost.values())} samples were lost")
+        return 1
+    return 0
+
+
+def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+    from handlers import scoring
+    runs = range(1, len(outcome.runs) + 1)
+    figure, (rmse_axis, error_axis) = pyplot.subplots(1, 2, figsize=(12, 4.5))
+    for p in outcome.delivered:
+        rmse = [scoring.rmse(run.get(p, scoring.empty()), scoring.SPLITS) for run in outcome.runs]
+        errors = [100 * (scoring.error_rate(run.get(p, scoring.empty())) or 0) for run in outcome.runs]
+        rmse_axis.plot(runs, [np.nan if r is None else r for r in rmse], marker="o", label=p)
+        error_axis.plot(runs, errors, marker="o", label=p)
+    if settings.drift_from_run is not None and settings.drift_from_run < len(outcome.runs):
+        for axis in (rmse_axis, error_axis):
+            axis.axvline(settings.drift_from_run + 0.5, color="grey", linestyle="--")
+    rmse_axis.axhline(fc_samples.NOISE_FLOOR_RMSE, color="black", linewidth=0.8,
+                      label="noise floor")
+    for axis in (rmse_axis, error_axis):
+        axis.set_xticks(list(runs))
+    rmse_axis.set(title="Live RMSE per participant (ms)", xlabel="traffic run", ylim=(0, None))
+    error_axis.set(title="Error rate per participant (%)", xlabel="traffic run", ylim=(0, 105))
+    rmse_axis.legend(fontsize=8)
+    figure.suptitle("rehearsal: the room at a glance")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    pyplot.close(figure)
+
+
+def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
+             progress: Optional[Progress] = None) -> int:
+    """Run the whole event; the exit code is non-zero if any sample was lost."""
+    from moto import mock_aws
+    progress = progress or Progress()
+    out.mkdir(parents=True, exist_ok=True)
+    outcome = Outcome()
+    keep = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")}
+    handler_output = open(out / "lambda.log", "w")
+    sys.path[:0] = [str(PROJECT_DIR / "handlers")]
+    try:
+        os.environ.update(MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION="us-east-1",
+                          AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal")
+        with progress.phase("declare: evaluate the Pulumi program"):
+            program = declare(settings, out, program_path)
+            progress.say(f"   {len(program.resources)} resources for "
+                         f"{len(settings.participants)} participants")
+        with mock_aws(), LocalRuntime(ACCOUNT) as runtime, \
+                contextlib.redirect_stdout(handler_output):
+            os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime.url
+            with progress.phase("provision: create what it declares, in moto"):
+                tap = Tap()
+                world = provision(program, tap.queue_arn)
+                progress.say(f"   {len(world.functions)} functions, {len(world.stages)} stages, "
+                             f"{sum(map(len, world.subscribers.values()))} subscriptions")
+            routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.env))
+                      for stage, f in world.stages.items()}
+            with LocalApi(routes) as api:
+                with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
+                    collect(world, tap, settings, progress, outcome)
+                with progress.phase("train and deploy: Lab 2"):
+                    train_and_deploy(world, settings, runtime, progress, outcome)
+                with progress.phase("traffic: the FC edge scores every participant"):
+                    traffic(world, settings, api, progress, outcome)
+            with progress.phase("report"):
+                code = report(settings, outcome, progress, out, world)
+        return code
+    finally:
+        handler_output.close()
+        for key, value in keep.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,209 @@
+"""The AWS side of the rehearsal, made from what the Pulumi program declares.
+
+There is no second list of resources: buckets, delivery streams, the sample topic and its
+subscriptions, the scores table and its roster items, the API stages and their stage
+variables, and every Lambda's handler and environment come from the declared resources
+(tools.mock_program). Before anything runs, the wiring is checked the way AWS would
+enforce it at run time (a subscription needs a permission for its topic, a stage's
+function needs a permission for its API and stage, an environment must name what
+exists); a mistake is reported, not papered over.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import boto3
+
+from tools.mock_program import Declared, Program
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+class WiringError(RuntimeError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("the program's wiring is broken:\n" +
+                         "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass
+class Function:
+    """A declared Lambda: its handler module and environment."""
+
+    name: str
+    arn: str
+    module: str
+    env: dict[str, str]
+
+    def code(self):
+        return importlib.import_module(self.module)
+
+
+@dataclass
+class World:
+    program: Program
+    functions: dict[str, Function] = field(default_factory=dict)  # by ARN
+    subscribers: dict[str, list[Function]] = field(default_factory=dict)  # topic ARN -> functions
+    stages: dict[str, Function] = field(default_factory=dict)  # stage name -> function
+    problems: list[str] = field(default_factory=list)
+
+    def by_name(self, name: str) -> Optional[Function]:
+        return next((f for f in self.functions.values() if f.name == name), None)
+
+    def scheduled(self) -> list[tuple[Declared, Function, Optional[dict]]]:
+        """(rule, function, constant input) for every EventBridge target."""
+        rules = {r.state["name"]: r for r in self.program.of_type("aws:cloudwatch/eventRule:EventRule")}
+        found = []
+        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+            function = self.functions.get(target.inputs["arn"])
+            rule = rules.get(target.inputs["rule"])
+            if function is None or rule is None:
+                self.problems.append(f"schedule target {target.name} names no declared "
+                                     f"function or rule")
+                continue
+            payload = target.inputs.get("input")
+            found.append((rule, function, json.loads(payload) if payload else None))
+        return found
+
+
+def _functions(program: Program, world: World) -> None:
+    for declared in program.of_type(FUNCTION):
+        variables = (declared.inputs.get("environment") or {}).get("variables") or {}
+        module = declared.inputs["handler"].rsplit(".", 1)[0]
+        world.functions[declared.state["arn"]] = Function(declared.inputs["name"],
+                                                          declared.state["arn"], module,
+                                                          dict(variables))
+
+
+def _permissions(program: Program) -> list[dict]:
+    return [p.inputs for p in program.of_type("aws:lambda/permission:Permission")]
+
+
+def _allowed(permissions: list[dict], function: Function, principal: str, source: str) -> bool:
+    return any(p["function"] == function.name and p["principal"] == principal
+               and p.get("sourceArn") == source for p in permissions)
+
+
+def _storage(program: Program) -> None:
+    s3, firehose = boto3.client("s3"), boto3.client("firehose")
+    for bucket in program.of_type("aws:s3/bucket:Bucket"):
+        s3.create_bucket(Bucket=bucket.state["bucket"])
+    for stream in program.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"):
+        destination = stream.inputs["extendedS3Configuration"]
+        firehose.create_delivery_stream(
+            DeliveryStreamName=stream.inputs["name"], DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": destination["roleArn"], "BucketARN": destination["bucketArn"],
+                "Prefix": "samples/"})
+
+
+def _tables(program: Program) -> None:
+    dynamodb = boto3.client("dynamodb")
+    for table in program.of_type("aws:dynamodb/table:Table"):
+        inputs = table.inputs
+        dynamodb.create_table(
+            TableName=inputs["name"], BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": inputs["hashKey"], "KeyType": "HASH"},
+                       {"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]}
+                                  for a in inputs["attributes"]])
+    for item in program.of_type("aws:dynamodb/tableItem:TableItem"):
+        dynamodb.put_item(TableName=item.inputs["tableName"], Item=json.loads(item.inputs["item"]))
+
+
+def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str]) -> None:
+    sns = boto3.client("sns")
+    topics = {}
+    for topic in program.of_type("aws:sns/topic:Topic"):
+        arn = sns.create_topic(Name=topic.inputs["name"])["TopicArn"]
+        if arn != topic.state["arn"]:
+            world.problems.append(f"topic {topic.inputs['name']} would be {arn}, "
+                                  f"declared as {topic.state['arn']}")
+        topics[arn] = topic
+    permissions = _permissions(program)
+    for subscription in program.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        inputs = subscription.inputs
+        if inputs["protocol"] != "lambda":
+            continue
+        function = world.functions.get(inputs["endpoint"])
+        if inputs["topic"] not in topics:
+            world.problems.append(f"{subscription.name} subscribes to {inputs['topic']}, "
+                                  "which is not a declared topic")
+        elif function is None:
+            world.problems.append(f"{subscription.name} delivers to {inputs['endpoint']}, "
+                                  "which is not a declared function")
+        elif not _allowed(permissions, function, "sns.amazonaws.com", inputs["topic"]):
+            world.problems.append(f"SNS may not invoke {function.name}: no permission "
+                                  f"for {inputs['topic']}")
+        else:
+            world.subscribers.setdefault(inputs["topic"], []).append(function)
+    for arn in world.subscribers:  # the rehearsal's own tap, to hand deliveries to handlers
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=tap_queue_arn(arn))
+
+
+def _stages(program: Program, world: World) -> None:
+    apis = {a.id: a for a in program.of_type("aws:apigateway/restApi:RestApi")}
+    uris = {i.inputs["restApi"]: i.inputs["uri"]
+            for i in program.of_type("aws:apigateway/integration:Integration")}
+    permissions = _permissions(program)
+    for stage in program.of_type("aws:apigateway/stage:Stage"):
+        inputs = stage.inputs
+        uri = uris.get(inputs["restApi"], "")
+        variable = uri.split("${stageVariables.")[-1].split("}")[0] if "${stageVariables." in uri else None
+        name = (inputs.get("variables") or {}).get(variable) if variable else None
+        function = world.by_name(name) if name else None
+        if function is None:
+            world.problems.append(f"stage {inputs['stageName']} routes to {name!r}, "
+                                  "which is not a declared function")
+            continue
+        source = f"{apis[inputs['restApi']].state['executionArn']}/{inputs['stageName']}" \
+                 "/GET/liveinference"
+        if not _allowed(permissions, function, "apigateway.amazonaws.com", source):
+            world.problems.append(f"API Gateway may not invoke {function.name} for stage "
+                                  f"{inputs['stageName']}")
+            continue
+        world.stages[inputs["stageName"]] = function
+
+
+def _environments(program: Program, world: World) -> None:
+    """Names in the functions' environments must be things that exist."""
+    streams = {s.inputs["name"] for s in
+               program.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    endpoints = {e.inputs["name"] for e in program.of_type("aws:sagemaker/endpoint:Endpoint")}
+    tables = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
+    topics = {t.state["arn"] for t in program.of_type("aws:sns/topic:Topic")}
+    checks = {"DELIVERY_STREAM_NAME": streams, "ENDPOINT_NAME": endpoints, "TABLE_NAME": tables,
+              "SAMPLE_TOPIC_ARN": topics}
+    for function in world.functions.values():
+        for variable, known in checks.items():
+            value = function.env.get(variable)
+            if value is not None and value not in known:
+                world.problems.append(f"{function.name}: {variable}={value} names nothing declared")
+
+
+def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
+    """Create in moto what the program declares; raise WiringError on any mistake."""
+    world = World(program)
+    _functions(program, world)
+    _storage(program)
+    _tables(program)
+    _topics(program, world, tap_queue_arn)
+    _stages(program, world)
+    _environments(program, world)
+    world.scheduled()
+    if world.problems:
+        raise WiringError(world.problems)
+    return world
+
+
+def participant_of(program: Program, component: str, type_token: str) -> Declared:
+    [found] = [r for r in program.within(component) if r.type == type_token]
+    return found
+
+
+def handler_module(declared: Any) -> str:
+    return declared.inputs["handler"].rsplit(".", 1)[0]

@@ -1,0 +1,53 @@
+"""The local rehearsal: a short event end to end, and wiring mistakes caught."""
+
+import io
+import json
+import shutil
+
+import pytest
+
+from rehearsal.run import Progress, load_settings, rehearse
+from rehearsal.world import WiringError
+from tools.mock_program import PROGRAM
+
+
+@pytest.fixture
+def settings():
+    settings = load_settings(traffic_runs=2, run_seconds=6, drift_from_run=1)
+    settings.participants[2].fault = "garbage-endpoint"
+    return settings
+
+
+def test_a_short_event_runs_end_to_end(settings, tmp_path):
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path, progress=Progress(terminal)) == 0
+    summary = (tmp_path / "summary.txt").read_text()
+    assert "samples lost in total: 0" in summary
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    rows = {r["participant"]: r for r in board["rows"]}
+    assert rows["ada-lovelace"]["rank"] is not None and rows["grace-hopper"]["rank"] is not None
+    assert rows["ada-lovelace"]["status"] == rows["grace-hopper"]["status"] == "healthy"
+    faulty = rows["alan-turing"]
+    assert (faulty["rank"], faulty["status"]) == (None, "failing")
+    assert faulty["requests"] == 2 * 6 * settings.requests_per_second
+    html = (tmp_path / "leaderboard.html").read_text()
+    assert "Ada Lovelace" in html and "Alan Turing" in html
+    assert (tmp_path / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
+    shown = terminal.getvalue()
+    for phase in ("== declare", "== provision", "== collect", "== train and deploy",
+                  "== traffic", "== report"):
+        assert phase in shown
+    assert "run 2/2 (drifted FC)" in shown and "requests/s" in shown
+
+
+def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):
+    broken = tmp_path / "__main__.py"
+    source = PROGRAM.read_text()
+    assert "sample_topic_arn=feed.topic.arn" in source
+    broken.write_text(source.replace("sample_topic_arn=feed.topic.arn",
+                                     "sample_topic_arn=feed.undelivered.arn"))
+    shutil.copy(PROGRAM.parent / "participants.yaml", tmp_path / "participants.yaml")
+    with pytest.raises(WiringError) as caught:
+        rehearse(settings, tmp_path / "out", program_path=broken)
+    assert any("which is not a declared topic" in p for p in caught.value.problems)
+    assert len(caught.value.problems) == len(settings.participants)
