@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -147,10 +148,18 @@ def ids(settings: Settings) -> list[str]:
     return [slugify(p.name) for p in settings.participants]
 
 
+def scheduled_event(rule: Any) -> dict:
+    """What EventBridge hands a target of a schedule rule."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": ACCOUNT,
+            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1", "resources": [rule.state["arn"]], "detail": {}}
+
+
 def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outcome: Outcome):
-    publisher = next(f for _, f, payload in world.scheduled() if f.module == "publish_samples")
+    rule, publisher = next((r, f) for r, f, _ in world.scheduled() if f.module == "publish_samples")
     env = {**publisher.env, "PERIOD_SECONDS": str(settings.feed_seconds)}  # time compressed
-    summary = publisher.code().handle({"time": datetime.now(timezone.utc).isoformat()}, env)
+    summary = publisher.code().handle(scheduled_event(rule), env)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
     for topic, functions in world.subscribers.items():

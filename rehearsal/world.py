@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -68,6 +69,14 @@ class World:
             payload = target.inputs.get("input")
             found.append((rule, function, json.loads(payload) if payload else None))
         return found
+
+
+def _cold_start(modules: set[str]) -> None:
+    """Fresh module state for every handler: a new rehearsal gets new Lambda containers
+    (no boto3 client cached against the previous rehearsal's endpoints)."""
+    for module in modules:
+        if module in sys.modules:
+            importlib.reload(sys.modules[module])
 
 
 def _functions(program: Program, world: World) -> None:
@@ -189,6 +198,7 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     """Create in moto what the program declares; raise WiringError on any mistake."""
     world = World(program)
     _functions(program, world)
+    _cold_start({f.module for f in world.functions.values()})
     _storage(program)
     _tables(program)
     _topics(program, world, tap_queue_arn)

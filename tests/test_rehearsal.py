@@ -51,3 +51,22 @@ def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):
         rehearse(settings, tmp_path / "out", program_path=broken)
     assert any("which is not a declared topic" in p for p in caught.value.problems)
     assert len(caught.value.problems) == len(settings.participants)
+
+
+def test_a_participant_who_never_deploys_and_a_slow_endpoint_leave_the_others_alone(tmp_path):
+    settings = load_settings(traffic_runs=1, run_seconds=4, drift_from_run=None)
+    settings.min_successes = 5
+    settings.participants[1].fault = "slow-endpoint"
+    settings.participants[2].fault = "never-deploys"
+    assert rehearse(settings, tmp_path, progress=Progress(io.StringIO())) == 0
+    rows = {r["participant"]: r for r in
+            json.loads((tmp_path / "leaderboard.json").read_text())["rows"]}
+    assert rows["ada-lovelace"]["rank"] == 1 and rows["ada-lovelace"]["error_rate"] == 0
+    assert rows["grace-hopper"]["status"] == rows["alan-turing"]["status"] == "failing"
+    summary = (tmp_path / "summary.txt").read_text()
+    slow = next(line for line in summary.splitlines() if line.startswith("  grace-hopper") and
+                "requests" not in line and "offline" not in line and "published" not in line)
+    never = next(line for line in summary.splitlines() if line.startswith("  alan-turing") and
+                 "offline" not in line and "published" not in line)
+    assert slow.split()[1:7] == ["20", "0", "0", "0", "20", "0"]  # all timeouts
+    assert never.split()[1:7] == ["20", "0", "0", "20", "0", "0"]  # "not deployed yet": 5xx

@@ -48,12 +48,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         data = body.encode("utf-8")
-        self.send_response(status)
-        for key, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for key, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the caller stopped waiting (a timeout on its side): nobody to answer
 
     def _gateway_error(self, status: int, message: str) -> None:
         self._send(status, json.dumps({"message": message}), {})
