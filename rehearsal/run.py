@@ -7,11 +7,9 @@ is torn down on exit, Ctrl-C included (context managers all the way down).
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -234,7 +232,6 @@ def _difference(after: dict, before: dict) -> dict:
 
 def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
             outcome: Outcome) -> None:
-    from handlers import scoring
     targets = [(f, payload) for _, f, payload in world.scheduled() if f.module == "edge_traffic"]
     table = boto3.resource("dynamodb").Table(targets[0][0].env["TABLE_NAME"])
     leaderboard = world.by_name("rehearsal-leaderboard")

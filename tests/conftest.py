@@ -39,6 +39,17 @@ def program(tmp_path) -> RunProgram:
     return run
 
 
+def create_scores_table():
+    """The edge's scores table, as the program declares it, in moto (inside mock_aws)."""
+    import boto3
+    return boto3.resource("dynamodb").create_table(
+        TableName="scores", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
+                   {"AttributeName": "participant", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
+                              {"AttributeName": "participant", "AttributeType": "S"}])
+
+
 @pytest.fixture
 def aws_env(monkeypatch):
     """Fake credentials and a region, so that no test can reach a real account."""

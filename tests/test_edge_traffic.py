@@ -11,9 +11,10 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 import pytest
 from moto import mock_aws
+
+from tests.conftest import create_scores_table
 
 import edge_traffic
 import fc_samples
@@ -183,13 +184,7 @@ def test_answers_are_classified(status, body, outcome):
 @pytest.fixture
 def table(aws_env):
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        yield dynamodb.create_table(
-            TableName="scores", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
-                       {"AttributeName": "participant", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
-                                  {"AttributeName": "participant", "AttributeType": "S"}])
+        yield create_scores_table()
 
 
 class Counting:

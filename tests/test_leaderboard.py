@@ -3,9 +3,10 @@
 import json
 from datetime import datetime, timezone
 
-import boto3
 import pytest
 from moto import mock_aws
+
+from tests.conftest import create_scores_table
 
 import edge_traffic
 import leaderboard
@@ -30,12 +31,7 @@ def scored(n, error, split="public", failures=0, latency=40.0):
 def table(aws_env):
     leaderboard._closed_minutes.clear()
     with mock_aws():
-        table = boto3.resource("dynamodb").create_table(
-            TableName="scores", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
-                       {"AttributeName": "participant", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
-                                  {"AttributeName": "participant", "AttributeType": "S"}])
+        table = create_scores_table()
         for participant, name in NAMES.items():
             table.put_item(Item={"minute": "roster", "participant": participant, "name": name})
         yield table

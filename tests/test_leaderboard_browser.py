@@ -13,16 +13,14 @@ import threading
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import boto3
 import pytest
 from moto import mock_aws
 
 import edge_traffic
 import leaderboard
 import scoring
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, create_scores_table
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -76,12 +74,7 @@ def served(aws_env):
     now = datetime.now(timezone.utc)
     this_minute = leaderboard.minutes_back(now, 1)[0]
     with mock_aws():
-        table = boto3.resource("dynamodb").create_table(
-            TableName="scores", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
-                       {"AttributeName": "participant", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
-                                  {"AttributeName": "participant", "AttributeType": "S"}])
+        table = create_scores_table()
         for pid, name in {"ada": "Ada Lovelace", "grace": "Grace Hopper", "alan": "Alan Turing",
                           "kat": "Katherine Johnson"}.items():
             table.put_item(Item={"minute": "roster", "participant": pid, "name": name})

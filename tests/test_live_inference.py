@@ -18,7 +18,6 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-import fc_samples
 import live_inference
 from tools.local_api import LocalApi, Route, proxy_event
 

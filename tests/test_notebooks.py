@@ -117,7 +117,7 @@ def jobs(sagemaker):
 def test_the_committed_notebooks_are_what_the_builder_writes():
     for name in build_notebooks.NOTEBOOKS:
         committed = (build_notebooks.NOTEBOOKS_DIR / f"{name}.ipynb").read_text()
-        assert committed == build_notebooks.render(name), f"run python -m tools.build_notebooks"
+        assert committed == build_notebooks.render(name), "run python -m tools.build_notebooks"
 
 
 def test_data_analysis_runs_on_the_participants_data(aws, workdir):
