@@ -9,13 +9,14 @@ demand: a slow endpoint, or one that answers garbage.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional
 
 import numpy as np
+
+from tools.loopback import LoopbackServer
 
 
 @dataclass
@@ -33,7 +34,7 @@ def answer(algorithm: str, value: float) -> tuple[str, bytes]:
     return "application/json", json.dumps({"predictions": [{key: value}]}).encode()
 
 
-class LocalRuntime:
+class LocalRuntime(LoopbackServer):
     def __init__(self, account: str):
         self.endpoints: dict[str, Deployed] = {}
         self.invocations: dict[str, int] = {}
@@ -73,21 +74,11 @@ class LocalRuntime:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller gave up: a slow endpoint's fate
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
     def deploy(self, name: str, endpoint: Deployed) -> None:
         self.endpoints[name] = endpoint
-
-    def __enter__(self) -> "LocalRuntime":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -98,7 +98,6 @@ class Outcome:
     offline_rmse: dict[str, float] = field(default_factory=dict)
     runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
     leaderboard: dict = field(default_factory=dict)
-    deployed: dict[str, str] = field(default_factory=dict)
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -207,7 +206,6 @@ def train_and_deploy(world: World, settings: Settings, runtime: LocalRuntime,
         runtime.deploy(endpoint, Deployed(person.algorithm, model.predict,
                                           SLOW_ENDPOINT_SECONDS if person.fault == "slow-endpoint"
                                           else 0.0, person.fault == "garbage-endpoint"))
-        outcome.deployed[participant] = endpoint
         progress.say(f"   {participant}: {note}; deployed to {endpoint}"
                      + (f" ({person.fault})" if person.fault else ""))
 

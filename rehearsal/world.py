@@ -15,7 +15,7 @@ import importlib
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import boto3
 
@@ -213,7 +213,3 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
 def participant_of(program: Program, component: str, type_token: str) -> Declared:
     [found] = [r for r in program.within(component) if r.type == type_token]
     return found
-
-
-def handler_module(declared: Any) -> str:
-    return declared.inputs["handler"].rsplit(".", 1)[0]

@@ -9,11 +9,12 @@ handler callable, so one server can front every participant.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
+
+from tools.loopback import LoopbackServer
 
 RESOURCE = "liveinference"
 REQUIRED_PARAMETERS = ("features",)
@@ -41,7 +42,7 @@ def proxy_event(stage: str, query: str, stage_variables: Mapping[str, str] | Non
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    routes: dict[str, "Route"] = {}
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
@@ -64,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
-        route = self.server.routes.get(parts[0]) if len(parts) == 2 else None
+        route = self.routes.get(parts[0]) if len(parts) == 2 else None
         if route is None or parts[1] != RESOURCE:
             return self._gateway_error(403, "Missing Authentication Token")
         event = proxy_event(parts[0], url.query, route.stage_variables)
@@ -87,32 +88,12 @@ class Route:
         self.handler, self.stage_variables = handler, stage_variables
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    routes: dict[str, Route]
-
-
-class LocalApi:
+class LocalApi(LoopbackServer):
     """`with LocalApi({"ada": Route(fn)}) as api: GET api.url("ada") + "?features=..."`."""
 
     def __init__(self, routes: Mapping[str, Route]):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.routes = dict(routes)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        handler = type("Routes", (_Handler,), {"routes": dict(routes)})
+        super().__init__(handler)
 
     def url(self, stage: str) -> str:
         return f"{self.base_url}/{stage}/{RESOURCE}"
-
-    def __enter__(self) -> "LocalApi":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
