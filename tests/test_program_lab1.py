@@ -345,3 +345,14 @@ def test_no_declared_resource_or_argument_is_deprecated(program, monkeypatch):
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warned.append(message))
     program()
     assert [w for w in warned if "deprecated" in w.lower()] == []
+
+
+def test_the_readme_documents_every_setting_with_its_default():
+    from event.config import SETTINGS
+    rows = {line.split("|")[1].strip(" `"): line for line in
+            (PROJECT_DIR / "README.md").read_text().splitlines() if line.startswith("| `")}
+    for setting in SETTINGS:
+        assert setting.key in rows, f"README's configuration reference lacks {setting.key}"
+        default = str(setting.default).lower() if isinstance(setting.default, bool) else \
+            str(setting.default)
+        assert (f"`{default}`" in rows[setting.key]) if default else "empty" in rows[setting.key]
