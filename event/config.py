@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import pulumi
 from datetime import datetime
 
+from event.roster import EMAIL_PATTERN
 from handlers.fc_samples import PROFILES
 from pulumi.runtime.config import CONFIG, get_config_env
 
@@ -132,7 +133,7 @@ SETTINGS = (
             "Alarm when a participant's RMSE stays above this many ms."),
     Setting("alarmErrorRatePercent", int, 20, _between(1, 100),
             "Alarm when a participant's error rate stays above this percentage."),
-    Setting("alarmEmail", str, "", lambda v: None if not v or re.match(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", v)
+    Setting("alarmEmail", str, "", lambda v: None if not v or EMAIL_PATTERN.match(v)
             else "is not an e-mail address",
             "Where alarms are e-mailed (confirm the subscription mail); empty: nowhere."),
     Setting("participantAccountRole", str, "OrganizationAccountAccessRole",

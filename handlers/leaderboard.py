@@ -52,10 +52,6 @@ def items_for(table, minute: str, closed: bool) -> list[dict]:
     return items
 
 
-def _numbers(item: Mapping[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in item.items() if k in scoring.FIELDS}
-
-
 def build(table, env: Mapping[str, str], now: datetime) -> dict:
     window_minutes = int(env["WINDOW_MINUTES"])
     history = minutes_back(now, int(env["HISTORY_MINUTES"]))
@@ -66,7 +62,7 @@ def build(table, env: Mapping[str, str], now: datetime) -> dict:
     failing = float(env["FAILING_ERROR_RATE"])
     for participant, name in names.items():
         def mine(minutes):
-            return [_numbers(i) for m in minutes for i in per_minute[m]
+            return [scoring.from_item(i) for m in minutes for i in per_minute[m]
                     if i["participant"] == participant]
         window = scoring.merge(mine(history[:window_minutes]))
         total = scoring.merge(mine(history))

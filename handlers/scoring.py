@@ -47,6 +47,11 @@ def record(aggregate: dict, latency_ms: float, outcome: str, error_ms: Optional[
     aggregate[f"{split}_sae"] += abs(error_ms)
 
 
+def from_item(item: Mapping[str, object]) -> dict[str, float]:
+    """The aggregate fields of a stored item (DynamoDB gives Decimals)."""
+    return {k: float(v) for k, v in item.items() if k in FIELDS}
+
+
 def merge(aggregates: Iterable[Mapping[str, float]]) -> dict[str, float]:
     total = empty()
     for aggregate in aggregates:

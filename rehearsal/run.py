@@ -95,6 +95,7 @@ class Progress:
 class Outcome:
     published: int = 0
     delivered: dict[str, int] = field(default_factory=dict)
+    collected: dict[str, np.ndarray] = field(default_factory=dict)  # rows in each bucket
     offline_rmse: dict[str, float] = field(default_factory=dict)
     runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
     leaderboard: dict = field(default_factory=dict)
@@ -163,20 +164,17 @@ def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outc
         for event in tap.deliveries(topic):
             for function in functions:
                 function.code().handle(event, function.env)
-    s3 = boto3.client("s3")
     for participant in ids(settings):
-        outputs = world.program.outputs["participants"][participant]
-        rows = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["bucket"]):
-            for item in page.get("Contents", []):
-                rows += s3.get_object(Bucket=outputs["bucket"], Key=item["Key"])["Body"].read().count(b"\n")
-        outcome.delivered[participant] = rows
+        rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
+        outcome.collected[participant] = rows
+        outcome.delivered[participant] = len(rows)
     progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
 
 
-def _their_rows(bucket: str) -> np.ndarray:
+def _bucket_rows(bucket: str) -> np.ndarray:
+    """Every sample row in a bucket, decoded (a malformed row would stop the run)."""
     s3, rows = boto3.client("s3"), []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="samples/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
             rows += [list(fc_samples.decode(line)) for line in body.splitlines() if line]
@@ -191,7 +189,7 @@ def train_and_deploy(world: World, settings: Settings, runtime: LocalRuntime,
     train_x, train_y = dataset.load(Path(sources["datasets/TrainSamples.csv"]))
     test = dataset.load(Path(sources["datasets/TestSamples.csv"]))
     for person, participant in zip(settings.participants, ids(settings)):
-        collected = _their_rows(program.outputs["participants"][participant]["bucket"])
+        collected = outcome.collected[participant]
         features = np.vstack([train_x, collected[:, 1:]])
         labels = np.concatenate([train_y, collected[:, 0]])
         model = local.train(person.algorithm, person.hyperparameters, (features, labels), test,
@@ -217,8 +215,7 @@ def _aggregates(table) -> dict[str, dict]:
     for item in items:
         if item["minute"] == "roster":
             continue
-        per.setdefault(item["participant"], []).append(
-            {k: float(v) for k, v in item.items() if k in scoring.FIELDS})
+        per.setdefault(item["participant"], []).append(scoring.from_item(item))
     return {p: scoring.merge(a) for p, a in per.items()}
 
 
