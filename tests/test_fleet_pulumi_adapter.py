@@ -52,11 +52,12 @@ class Instance:
         return method
 
 
-class AutoDouble:
-    RETURNS_INSTANCE = {"create_or_select_stack": auto.Stack, "select_stack": auto.Stack,
-                        "LocalWorkspace": auto.LocalWorkspace,
-                        "create_or_select_remote_stack_git_source": auto.RemoteStack}
+RETURNS_INSTANCE = {"create_or_select_stack": auto.Stack, "select_stack": auto.Stack,
+                    "LocalWorkspace": auto.LocalWorkspace,
+                    "create_or_select_remote_stack_git_source": auto.RemoteStack}
 
+
+class AutoDouble:
     def __getattr__(self, name):
         real = getattr(auto, name)
         if not callable(real) or name in ("OpType",):
@@ -68,8 +69,8 @@ class AutoDouble:
                 CALLS.append((name, kwargs))
                 return real(*args, **kwargs)
             _bind(name, real, args, kwargs, bound_self=False)
-            if name in self.RETURNS_INSTANCE:
-                return Instance(self.RETURNS_INSTANCE[name])
+            if name in RETURNS_INSTANCE:
+                return Instance(RETURNS_INSTANCE[name])
             return real(*args, **kwargs)  # plain data: ConfigValue, options, auth, Secret
         return call
 
@@ -135,7 +136,7 @@ def test_remote_operations_use_a_git_source_and_set_config_before_running():
     remote = dict(CALLS)["create_or_select_remote_stack_git_source"]
     assert remote["stack_name"] == "acme/ml-workshop/aim368.ada"
     assert remote["branch"] == "main"
-    pre_run = [kwargs for what, kwargs in CALLS if what == "RemoteWorkspaceOptions"][0]
+    pre_run = next(kwargs for what, kwargs in CALLS if what == "RemoteWorkspaceOptions")
     assert "pulumi config set --stack acme/ml-workshop/aim368.ada participant ada" in \
         pre_run["pre_run_commands"]
     assert "RemoteStack.up" in names()
