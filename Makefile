@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup rehearse test bench preview lock clean
+.PHONY: setup rehearse test bench preview fleet lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ bench: setup  ## run every benchmark; results are printed and written to bench/r
 
 preview: setup  ## evaluate the program for participants.yaml under the mock engine and list what it declares
 	$(PY) -m tools.preview
+
+fleet: setup  ## drive the event stack and a stack per participant, e.g. make fleet ARGS="up --parallel 8"
+	$(PY) -m fleet $(ARGS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time
 # over the SageMaker SDK's dependencies. Delete requirements.lock to re-resolve from scratch.

@@ -123,13 +123,14 @@ def _parse_entry(pid: Any, entry: Any, problems: list[str]) -> Slot | None:
     return Slot(entry["api"], entry["position"])
 
 
-def check_slots(slots: Mapping[str, Slot], stages_per_api: int) -> list[str]:
-    """Problems of an assignment as a whole: slots shared by two ids, places beyond the API."""
+def check_slots(slots: Mapping[str, Slot], stages_per_api: int | None) -> list[str]:
+    """Problems of an assignment as a whole: slots shared by two ids, places beyond the API
+    (not checked when `stages_per_api` is None: the reader does not know it)."""
     problems = []
     holders: dict[Slot, list[str]] = {}
     for pid, slot in slots.items():
         holders.setdefault(slot, []).append(pid)
-        if slot.position >= stages_per_api:
+        if stages_per_api is not None and slot.position >= stages_per_api:
             problems.append(
                 f"entry '{pid}': position {slot.position} does not exist with stagesPerApi "
                 f"{stages_per_api} (positions 0-{stages_per_api - 1}); set stagesPerApi back to "
@@ -142,7 +143,7 @@ def check_slots(slots: Mapping[str, Slot], stages_per_api: int) -> list[str]:
     return problems
 
 
-def parse_slots(document: Any, stages_per_api: int, source: str = "slots") -> dict[str, Slot]:
+def parse_slots(document: Any, stages_per_api: int | None, source: str = "slots") -> dict[str, Slot]:
     """Validate a loaded slots document (the file's, or the event stack's `slots` output)."""
     if document is None:
         return {}
@@ -211,14 +212,16 @@ def assign_slots(roster_ids: Iterable[str], previous: Mapping[str, Slot],
     return Assignment(slots, stages_per_api)
 
 
-def write_slots(path: Path, assignment: Assignment) -> None:
+def write_slots(path: Path, assignment: Assignment | Mapping[str, Slot]) -> None:
     """Write the file atomically: a crash mid-write must not lose everyone's slot."""
     path = Path(path)
-    body = yaml.safe_dump(assignment.to_document(), sort_keys=False, default_flow_style=None)
+    slots = assignment.slots if isinstance(assignment, Assignment) else assignment
+    document = Assignment(slots, stages_per_api=1).to_document()  # order only, no range
+    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=None)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(HEADER + (body if assignment.slots else "{}\n"))
+            handle.write(HEADER + (body if slots else "{}\n"))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -198,3 +198,11 @@ class RemoteStacks(LocalStacks):
 
     def _qualified(self, name: str) -> str:
         return self._fully_qualified(name)
+
+
+def stack_reference_org(work_dir: Path) -> str:
+    """The organization part of `<org>/<project>/<stack>` when --org is not given: the
+    logged-in user on Pulumi Cloud, the literal 'organization' on a self-managed backend
+    (file://, s3://, ...), which is how those backends qualify stack names."""
+    who = auto.LocalWorkspace(work_dir=str(work_dir)).who_am_i()
+    return who.user if (who.url or "").startswith(("https://", "http://")) else "organization"
