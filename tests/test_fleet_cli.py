@@ -27,14 +27,14 @@ def roster(tmp_path, *names):
 def test_without_the_pulumi_cli_it_says_so_in_one_line_and_fails():
     env = {**os.environ, "PATH": "/nonexistent"}
     done = subprocess.run([sys.executable, "-m", "fleet", "up"], cwd=cli.PROJECT_DIR, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "fleet needs the Pulumi CLI (pulumi) on PATH: https://www.pulumi.com/docs/install/"]
 
 
 def test_the_cli_check_comes_before_any_other_problem():
-    out, err, o, e = consoles()
+    _out, err, o, e = consoles()
     code = cli.main(["reset", "--roster", "/no/such/roster.yaml"], which=lambda _: None,
                     out=o, err=e)
     assert code == 2 and len(err.getvalue().strip().splitlines()) == 1
@@ -61,7 +61,7 @@ def test_a_failed_stack_makes_the_exit_status_non_zero(tmp_path, monkeypatch):
     fake = FakeStacks()
     fake.fail("up", participant_stack_name("aim368", "bob-builder"),
               RuntimeError("error: AccessDenied"))
-    out, err, o, e = consoles()
+    out, _err, o, e = consoles()
     code = cli.main(["up", "--roster", str(path)], stacks=fake, out=o, err=e)
     assert code == 1
     assert "1 stack(s) failed" in out.getvalue() and "AccessDenied" in out.getvalue()
@@ -71,7 +71,7 @@ def test_every_roster_and_option_problem_is_reported_at_once(tmp_path):
     path = tmp_path / "participants.yaml"
     path.write_text(yaml.safe_dump({"participants": [{"name": "Ada", "emial": "a@b.co"},
                                                      {"name": ""}]}))
-    out, err, o, e = consoles()
+    _out, err, o, e = consoles()
     code = cli.main(["reset", "--roster", str(path), "--parallel", "0"], stacks=FakeStacks(),
                     out=o, err=e)
     lines = err.getvalue().strip().splitlines()
@@ -86,13 +86,13 @@ def test_destroy_refusal_is_printed_and_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "LOG_DIR", tmp_path / "logs")
     path = roster(tmp_path, "Ada Lovelace")
     fake = FakeStacks(existing=["aim368", "aim368.zed"])
-    out, err, o, e = consoles()
+    out, _err, o, e = consoles()
     code = cli.main(["destroy", "--roster", str(path)], stacks=fake, out=o, err=e)
     assert code == 1 and "refused" in out.getvalue() and "aim368.zed" in out.getvalue()
 
 
 def test_remote_needs_a_repository_and_an_organization(tmp_path):
     path = roster(tmp_path, "Ada Lovelace")
-    out, err, o, e = consoles()
+    _out, err, o, e = consoles()
     code = cli.main(["up", "--remote", "--roster", str(path)], stacks=FakeStacks(), out=o, err=e)
     assert code == 2 and "--remote needs --repo" in err.getvalue()
