@@ -2,14 +2,15 @@
 
 import sys
 
-from bench import (control_plane, edge_load, generator, inference_handler, program_eval,
-                   training)
+from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
+                   program_eval, training)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
     program_eval.main(sizes)
     generator.main()
     control_plane.main()
+    fleet_bounds.main()
     inference_handler.main()
     edge_load.main()
     training.main()
