@@ -9,7 +9,7 @@ from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs
-from components.providers import event_provider, participant_provider
+from components.parts.providers import event_provider, participant_provider
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs

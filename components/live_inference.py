@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 from components.inference_api import RESOURCE_PATH, STAGE_VARIABLE, InferenceApi, InferenceApiArgs
 from components.lambda_function import FunctionSpec, declare_function
 from event.names import ParticipantNames

@@ -16,7 +16,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 from components.lambda_function import FunctionSpec, declare_function
 
 RUN_PERIOD_SECONDS = 60

@@ -15,7 +15,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 from components.training_data import READ_PREFIXES
 from event.names import ParticipantNames
 from lifecycle import render

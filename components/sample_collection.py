@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 from components.lambda_function import FunctionSpec, declare_function
-from components.private_bucket import private_bucket
+from components.parts.private_bucket import private_bucket
 from event.names import ParticipantNames
 
 SAMPLES_PREFIX = "samples/"

@@ -15,7 +15,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 from components.lambda_function import FunctionSpec, declare_function
 
 SCHEDULE_PERIOD_SECONDS = 60

@@ -19,7 +19,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.private_bucket import private_bucket
+from components.parts.private_bucket import private_bucket
 from training import baseline, dataset
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 
 
 Statements = Callable[[aws.s3.Bucket], Sequence[dict[str, Any]]]
