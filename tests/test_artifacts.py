@@ -18,11 +18,14 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_the_program_without_built_artifacts_fails_with_one_line_naming_the_command(
-        program, tmp_path, monkeypatch):
+        tmp_path, monkeypatch):
+    from tools.mock_program import last_run, run_program
     monkeypatch.setattr(artifacts, "CACHE_DIR", tmp_path / "empty-cache")
-    monkeypatch.setattr(build, "build_for_config", lambda *a, **k: None)
+    roster = tmp_path / "participants.yaml"
+    roster.write_text("participants:\n  - name: Ada Lovelace\n")
     with pytest.raises(pulumi.RunError) as caught:
-        program()
+        run_program({**DEFAULT_CONFIG, "roster": str(roster)})  # no build step first
+    assert not any(r.type.startswith("aws:s3/bucketObjectv2") for r in last_run().resources)
     message = str(caught.value)
     assert "\n" not in message
     assert "make artifacts" in message and "datasetSamples=2000" in message

@@ -104,8 +104,9 @@ def test_an_unknown_key_with_nothing_close_gets_no_hint():
 def test_the_region_must_be_a_real_aws_region():
     assert {"us-east-1", "eu-west-1", "ap-southeast-2"} <= known_regions()
     assert parse_config({}, region="eu-west-1").region == "eu-west-1"
-    assert problems_of({}, region="us-east-9") == [
-        "aws:region='us-east-9' is not an AWS region; did you mean 'us-east-1'?"]
+    assert problems_of({}, region="us-east-1a") == [  # an availability zone, not a region
+        "aws:region='us-east-1a' is not an AWS region; did you mean 'us-east-1'?"]
+    assert problems_of({}, region="moon-1") == ["aws:region='moon-1' is not an AWS region"]
     assert problems_of({}, region="eu-wets-1")[0].endswith("did you mean 'eu-west-1'?")
 
 
