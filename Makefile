@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup rehearse test bench preview fleet lock clean
+.PHONY: setup artifacts rehearse test bench preview fleet lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,10 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 setup: $(VENV)/.installed  ## install the pinned dependencies into .venv
+
+# Settings as for preview, e.g. `make artifacts ARGS="datasetSamples=100000"`; cached in .cache/.
+artifacts: setup  ## build the data set, the baseline model and the notebooks the program uploads
+	$(PY) -m training.build $(ARGS)
 
 rehearse: setup  ## the whole event on this machine, on an AWS emulator (see rehearsal.yaml)
 	$(PY) -m rehearsal
@@ -22,8 +26,8 @@ test: setup  ## run the whole test suite
 bench: setup  ## run every benchmark; results are printed and written to bench/results/
 	$(PY) -m bench
 
-preview: setup  ## evaluate the program for participants.yaml under the mock engine and list what it declares
-	$(PY) -m tools.preview
+preview: artifacts  ## evaluate the program for participants.yaml under the mock engine and list what it declares
+	$(PY) -m tools.preview $(ARGS)
 
 fleet: setup  ## drive the event stack and a stack per participant, e.g. make fleet ARGS="up --parallel 8"
 	$(PY) -m fleet $(ARGS)

@@ -9,7 +9,7 @@ from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs
-from components.providers import event_provider, participant_provider
+from components.parts.providers import event_provider, participant_provider
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs
@@ -23,134 +23,85 @@ PROJECT_DIR = Path(__file__).resolve().parent
 # Both raise with every problem listed, before any resource is declared.
 config = load_config()
 roster = load_roster(PROJECT_DIR / config.roster, config.event)
-
+event = config.event
+own_accounts = [p.account for p in roster if p.account]
 shared = pulumi.ResourceOptions(providers=[event_provider(config)])
-feed = SampleFeed(
-    f"{config.event}-sample-feed",
-    SampleFeedArgs(
-        event=config.event,
-        samples_per_second=config.samples_per_second,
-        enabled=config.feed_enabled,
-        seed=config.feed_seed,
-        drift_start=config.drift_start,
-        drift_profile=config.drift_profile,
-        log_retention_days=config.log_retention_days,
-        subscriber_accounts=[p.account for p in roster if p.account],
-    ),
-    opts=shared,
-)
+
+# The FC's sample feed, which every participant's Lab 1 subscribes to.
+feed = SampleFeed(f"{event}-sample-feed",
+                  SampleFeedArgs(event, config.feed, config.drift, config.logs,
+                                 subscriber_accounts=own_accounts),
+                  opts=shared)
 
 # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
-training_data = TrainingData(
-    f"{config.event}-training-data",
-    TrainingDataArgs(event=config.event, samples=config.dataset_samples, seed=config.dataset_seed,
-                     reader_accounts=[p.account for p in roster if p.account]),
-    opts=shared,
-)
+training_data = TrainingData(f"{event}-training-data",
+                             TrainingDataArgs(event, config.dataset, reader_accounts=own_accounts),
+                             opts=shared)
 
 # Live inference APIs shared by participants in the event's account, one stage each.
-api_of = shared_api_of(roster, config.stages_per_api)
+api_of = shared_api_of(roster, config.inference.stages_per_api)
 inference_apis = [
-    InferenceApi(shared_api_name(config.event, k),
-                 InferenceApiArgs(name=shared_api_name(config.event, k), region=config.region),
+    InferenceApi(shared_api_name(event, k),
+                 InferenceApiArgs(name=shared_api_name(event, k), region=config.region),
                  opts=shared)
-    for k in range(api_count(len(api_of), config.stages_per_api))
+    for k in range(api_count(len(api_of), config.inference.stages_per_api))
 ]
 
+# Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve).
 participants = {}
 for participant in roster:
-    names = ParticipantNames(config.event, participant.id)
+    names = ParticipantNames(event, participant.id)
     opts = pulumi.ResourceOptions(providers=[participant_provider(config, participant)])
     lab1 = SampleCollection(
         f"{participant.id}-lab1",
-        SampleCollectionArgs(
-            names=names,
-            sample_topic_arn=feed.topic.arn,
-            undelivered_queue_arn=feed.undelivered.arn,
-            buffer_seconds=config.firehose_buffer_seconds,
-            buffer_mb=config.firehose_buffer_mb,
-            log_retention_days=config.log_retention_days,
-        ),
-        opts=opts,
-    )
+        SampleCollectionArgs(names, sample_topic_arn=feed.topic_arn,
+                             undelivered_queue_arn=feed.undelivered_queue_arn,
+                             collection=config.collection, logs=config.logs),
+        opts=opts)
     lab2 = ModelTraining(
         f"{participant.id}-lab2",
-        ModelTrainingArgs(
-            names=names,
-            region=config.region,
-            participant_bucket=lab1.bucket,
-            shared_bucket=training_data.bucket,
-            baseline_model_key=training_data.baseline_key,
-            notebook_instance_type=config.notebook_instance_type,
-            notebook_idle_minutes=config.notebook_idle_minutes,
-            endpoint_instance_type=config.endpoint_instance_type,
-            endpoint_serverless=config.endpoint_serverless,
-            allowed_instance_types=config.instance_type_allow_list,
-        ),
-        opts=opts,
-    )
+        ModelTrainingArgs(names, region=config.region,
+                          participant_bucket_name=lab1.bucket_name,
+                          participant_bucket_arn=lab1.bucket_arn,
+                          shared_bucket_name=training_data.bucket_name,
+                          shared_bucket_arn=training_data.bucket_arn,
+                          baseline_model_key=training_data.baseline_model_key,
+                          notebook=config.notebook, endpoint=config.endpoint),
+        opts=opts)
+    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
     lab3 = LiveInference(
         f"{participant.id}-lab3",
-        LiveInferenceArgs(
-            names=names,
-            region=config.region,
-            shared_api=inference_apis[api_of[participant.id]] if participant.id in api_of else None,
-            rate_limit=config.inference_rate_limit,
-            burst_limit=config.inference_burst_limit,
-            log_retention_days=config.log_retention_days,
-        ),
-        opts=opts,
-    )
+        LiveInferenceArgs(names, region=config.region,
+                          shared_api=shared_api.target() if shared_api else None,
+                          inference=config.inference, logs=config.logs),
+        opts=opts)
     participants[participant.id] = {
         "name": participant.name,
-        "bucket": lab1.bucket.bucket,
-        "delivery_stream": lab1.delivery_stream.name,
-        "collection_function": lab1.function.name,
-        "notebook": lab2.notebook.name,
-        "endpoint": lab2.endpoint.name,
+        "bucket": lab1.bucket_name,
+        "delivery_stream": lab1.delivery_stream_name,
+        "collection_function": lab1.collection_function_name,
+        "notebook": lab2.notebook_name,
+        "endpoint": lab2.endpoint_name,
         "inference_url": lab3.url,
     }
 
 # The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.
 scoring = LiveScoring(
-    f"{config.event}-live-scoring",
-    LiveScoringArgs(
-        event=config.event,
-        participants=[ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
-                      for p in roster],
-        enabled=config.edge_traffic_enabled,
-        requests_per_second=config.edge_requests_per_second,
-        shard_size=config.edge_shard_size,
-        timeout_ms=config.edge_timeout_ms,
-        private_share_percent=config.private_share_percent,
-        feed_seed=config.feed_seed,
-        drift_start=config.drift_start,
-        drift_profile=config.drift_profile,
-        window_minutes=config.leaderboard_window_minutes,
-        min_successes=config.leaderboard_min_successes,
-        history_minutes=config.leaderboard_history_minutes,
-        reveal_private=config.reveal_private,
-        log_retention_days=config.log_retention_days,
-    ),
-    opts=shared,
-)
-Monitoring(
-    f"{config.event}-monitoring",
-    MonitoringArgs(
-        event=config.event,
-        region=config.region,
-        participants=[p.id for p in roster],
-        rmse_threshold_ms=config.alarm_rmse_ms,
-        error_rate_percent=config.alarm_error_rate_percent,
-        email=config.alarm_email,
-        leaderboard_url=scoring.leaderboard_url,
-    ),
-    opts=shared,
-)
+    f"{event}-live-scoring",
+    LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
+                            for p in roster],
+                    edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
+                    drift=config.drift, logs=config.logs),
+    opts=shared)
+Monitoring(f"{event}-monitoring",
+           MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
+                          leaderboard_url=scoring.leaderboard_url),
+           opts=shared)
 
 pulumi.export("leaderboard_url", scoring.leaderboard_url)
-pulumi.export("sample_topic_arn", feed.topic.arn)
-pulumi.export("undelivered_samples_queue", feed.undelivered.url)
-pulumi.export("training_data_bucket", training_data.bucket.bucket)
-pulumi.export("baseline_test_rmse_ms", round(training_data.baseline_report["test_rmse"], 1))
+pulumi.export("sample_topic_arn", feed.topic_arn)
+pulumi.export("undelivered_samples_queue", feed.undelivered_queue_url)
+pulumi.export("training_data_bucket", training_data.bucket_name)
+pulumi.export("baseline_test_rmse_ms",
+              training_data.baseline_test_rmse.apply(lambda rmse: round(rmse, 1)))
 pulumi.export("participants", participants)

@@ -19,6 +19,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_DIR)]
 
 from tools.mock_program import run_program  # noqa: E402
+from training.build import build_for_config  # noqa: E402
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 SIZES = (10, 100, 200)
@@ -30,7 +31,9 @@ def bounds(participants: int, stages_per_api: int, workdir: Path) -> dict:
     roster = workdir / f"roster-{participants}.yaml"
     roster.write_text(yaml.safe_dump(
         {"participants": [{"name": f"Participant {i:04d}"} for i in range(participants)]}))
-    declared = run_program({"roster": str(roster), "stagesPerApi": str(stages_per_api)})
+    config = {"roster": str(roster), "stagesPerApi": str(stages_per_api)}
+    build_for_config(config, say=lambda _: None)  # cached after the first size
+    declared = run_program(config)
     apis = len(declared.of_type("aws:apigateway/restApi:RestApi"))
     deployments = len(declared.of_type("aws:apigateway/deployment:Deployment"))
     return {"participants": participants, "stages_per_api": stages_per_api, "rest_apis": apis,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.parts.options import child_of, invoke_of
+
 RESOURCE_PATH = "liveinference"
 STAGE_VARIABLE = "function"
 REQUIRED_PARAMETER = "method.request.querystring.features"
@@ -41,41 +43,56 @@ class InferenceApiArgs:
     region: str
 
 
+@dataclass
+class ApiTarget:
+    """What a stage needs of the API it joins."""
+    rest_api_id: pulumi.Input[str]
+    execution_arn: pulumi.Input[str]
+    deployment_id: pulumi.Input[str]
+
+
 class InferenceApi(pulumi.ComponentResource):
-    api: aws.apigateway.RestApi
-    deployment: aws.apigateway.Deployment
+    rest_api_id: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+    deployment_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: InferenceApiArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:lab3:InferenceApi", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        account = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        self.api = aws.apigateway.RestApi(
+        super().__init__("workshop:lab3:InferenceApi", name, None, opts)
+        child = child_of(self)
+        account = aws.get_caller_identity_output(opts=invoke_of(self)).account_id
+        api = aws.apigateway.RestApi(
             args.name, name=args.name,
             description="Live inference: GET /<participant>/liveinference?features=...",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
             opts=child)
         resource = aws.apigateway.Resource(
-            f"{args.name}-resource", rest_api=self.api.id, parent_id=self.api.root_resource_id,
+            f"{args.name}-resource", rest_api=api.id, parent_id=api.root_resource_id,
             path_part=RESOURCE_PATH, opts=child)
         validator = aws.apigateway.RequestValidator(
-            f"{args.name}-validator", rest_api=self.api.id, name="features-required",
+            f"{args.name}-validator", rest_api=api.id, name="features-required",
             validate_request_parameters=True, validate_request_body=False, opts=child)
         method = aws.apigateway.Method(
-            f"{args.name}-get", rest_api=self.api.id, resource_id=resource.id,
+            f"{args.name}-get", rest_api=api.id, resource_id=resource.id,
             http_method=API_SHAPE["method"], authorization=API_SHAPE["authorization"],
             request_validator_id=validator.id,
             request_parameters=API_SHAPE["request_parameters"], opts=child)
         integration = aws.apigateway.Integration(
-            f"{args.name}-integration", rest_api=self.api.id, resource_id=resource.id,
+            f"{args.name}-integration", rest_api=api.id, resource_id=resource.id,
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
             uri=account.apply(lambda a: FUNCTION_URI.format(region=args.region, account=a)),
             opts=child)
-        self.deployment = aws.apigateway.Deployment(
-            f"{args.name}-deployment", rest_api=self.api.id,
+        deployment = aws.apigateway.Deployment(
+            f"{args.name}-deployment", rest_api=api.id,
             description="live inference", triggers={"shape": shape_hash()},
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[method, integration, validator]))
-        self.register_outputs({"rest_api_id": self.api.id, "deployment_id": self.deployment.id})
+            opts=child_of(self, depends_on=[method, integration, validator]))
+        self.rest_api_id = api.id
+        self.execution_arn = api.execution_arn
+        self.deployment_id = deployment.id
+        self.register_outputs({"rest_api_id": self.rest_api_id,
+                               "execution_arn": self.execution_arn,
+                               "deployment_id": self.deployment_id})
+
+    def target(self) -> ApiTarget:
+        return ApiTarget(self.rest_api_id, self.execution_arn, self.deployment_id)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D14

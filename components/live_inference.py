@@ -14,9 +14,12 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
-from components.inference_api import RESOURCE_PATH, STAGE_VARIABLE, InferenceApi, InferenceApiArgs
+from components.inference_api import (RESOURCE_PATH, STAGE_VARIABLE, ApiTarget, InferenceApi,
+                                      InferenceApiArgs)
 from components.lambda_function import FunctionSpec, declare_function
+from components.parts import iam
+from components.parts.options import child_of, invoke_of
+from event.config import InferenceConfig, LogsConfig
 from event.names import ParticipantNames
 
 INFERENCE_TIMEOUT_SECONDS = 10
@@ -26,49 +29,48 @@ INFERENCE_TIMEOUT_SECONDS = 10
 class LiveInferenceArgs:
     names: ParticipantNames
     region: str
-    shared_api: Optional[InferenceApi]  # None: the participant gets an API of their own
-    rate_limit: int
-    burst_limit: int
-    log_retention_days: int
+    shared_api: Optional[ApiTarget]  # None: the participant gets an API of their own
+    inference: InferenceConfig
+    logs: LogsConfig
 
 
 class LiveInference(pulumi.ComponentResource):
-    function: aws.lambda_.Function
-    stage: aws.apigateway.Stage
     url: pulumi.Output[str]
+    function_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: LiveInferenceArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:lab3:LiveInference", name, None, opts)
+        super().__init__("workshop:lab3:LiveInference", name, None, opts)
         names = args.names
         api = args.shared_api or InferenceApi(
             names.own_api, InferenceApiArgs(name=names.own_api, region=args.region),
-            opts=pulumi.ResourceOptions(parent=self))
-        self.function = self._function(args)
-        child = pulumi.ResourceOptions(parent=self)
-        self.stage = aws.apigateway.Stage(
-            f"{names.prefix}-stage", rest_api=api.api.id, deployment=api.deployment.id,
-            stage_name=names.stage, variables={STAGE_VARIABLE: self.function.name},
+            opts=child_of(self)).target()
+        function = self._function(args)
+        child = child_of(self)
+        stage = aws.apigateway.Stage(
+            f"{names.prefix}-stage", rest_api=api.rest_api_id, deployment=api.deployment_id,
+            stage_name=names.stage, variables={STAGE_VARIABLE: function.name},
             description=f"Live inference for {names.participant}", opts=child)
         aws.apigateway.MethodSettings(
-            f"{names.prefix}-throttling", rest_api=api.api.id, stage_name=self.stage.stage_name,
+            f"{names.prefix}-throttling", rest_api=api.rest_api_id, stage_name=stage.stage_name,
             method_path="*/*",
             settings=aws.apigateway.MethodSettingsSettingsArgs(
-                throttling_rate_limit=args.rate_limit, throttling_burst_limit=args.burst_limit),
+                throttling_rate_limit=args.inference.rate_limit,
+                throttling_burst_limit=args.inference.burst_limit),
             opts=child)
         aws.lambda_.Permission(
             f"{names.inference_function}-from-api", action="lambda:InvokeFunction",
-            function=self.function.name, principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.api.execution_arn, "/", names.stage,
+            function=function.name, principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/", names.stage,
                                             f"/GET/{RESOURCE_PATH}"),
             opts=child)
-        self.url = pulumi.Output.concat(self.stage.invoke_url, f"/{RESOURCE_PATH}")
-        self.register_outputs({"url": self.url, "function_name": self.function.name})
+        self.url = pulumi.Output.concat(stage.invoke_url, f"/{RESOURCE_PATH}")
+        self.function_name = function.name
+        self.register_outputs({"url": self.url, "function_name": self.function_name})
 
     def _function(self, args: LiveInferenceArgs) -> aws.lambda_.Function:
         names = args.names
-        account = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        account = aws.get_caller_identity_output(opts=invoke_of(self)).account_id
         endpoint_arn = pulumi.Output.concat("arn:aws:sagemaker:", args.region, ":", account,
                                             ":endpoint/", names.endpoint)
         return declare_function(FunctionSpec(
@@ -79,5 +81,5 @@ class LiveInference(pulumi.ComponentResource):
             statements=[iam.allow(["sagemaker:InvokeEndpoint"], [endpoint_arn])],
             environment={"ENDPOINT_NAME": names.endpoint, "PARTICIPANT": names.participant},
             timeout=INFERENCE_TIMEOUT_SECONDS,
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.logs.retention_days,
         ), parent=self).function

@@ -16,8 +16,10 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
 from components.lambda_function import FunctionSpec, declare_function
+from components.parts import iam
+from components.parts.options import child_of
+from event.config import DriftConfig, EdgeConfig, FeedConfig, LeaderboardConfig, LogsConfig
 
 RUN_PERIOD_SECONDS = 60
 TARGETS_PER_RULE = 5  # EventBridge's limit
@@ -36,19 +38,11 @@ class ScoredParticipant:
 class LiveScoringArgs:
     event: str
     participants: Sequence[ScoredParticipant]
-    enabled: bool
-    requests_per_second: int
-    shard_size: int
-    timeout_ms: int
-    private_share_percent: int
-    feed_seed: int
-    drift_start: str
-    drift_profile: str
-    window_minutes: int
-    min_successes: int
-    history_minutes: int
-    reveal_private: bool
-    log_retention_days: int
+    edge: EdgeConfig
+    leaderboard: LeaderboardConfig
+    feed: FeedConfig  # the edge replays the feed's generator (seed) to know the answers
+    drift: DriftConfig
+    logs: LogsConfig
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -57,23 +51,24 @@ def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[Sc
 
 
 class LiveScoring(pulumi.ComponentResource):
-    table: aws.dynamodb.Table
-    edge: aws.lambda_.Function
+    table_name: pulumi.Output[str]
+    edge_function_name: pulumi.Output[str]
     leaderboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: LiveScoringArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:event:LiveScoring", name, None, opts)
+        super().__init__("workshop:event:LiveScoring", name, None, opts)
         self._args = args
-        self.table = self._table()
+        self._table = self._table()
         self._roster()
-        self.edge = self._edge()
+        self._edge = self._edge()
         self._schedule()
         self.leaderboard_url = self._leaderboard()
-        self.register_outputs({"table": self.table.name, "leaderboard_url": self.leaderboard_url})
-
-    def _child(self, **kwargs) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)
+        self.table_name = self._table.name
+        self.edge_function_name = self._edge.name
+        self.register_outputs({"table_name": self.table_name,
+                               "edge_function_name": self.edge_function_name,
+                               "leaderboard_url": self.leaderboard_url})
 
     def _table(self) -> aws.dynamodb.Table:
         event = self._args.event
@@ -84,90 +79,90 @@ class LiveScoring(pulumi.ComponentResource):
                         aws.dynamodb.TableAttributeArgs(name="participant", type="S")],
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="expires", enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-            opts=self._child())
+            opts=child_of(self))
 
     def _roster(self) -> None:
         for participant in self._args.participants:
             aws.dynamodb.TableItem(
-                f"{self._args.event}-{participant.id}-roster-entry", table_name=self.table.name,
+                f"{self._args.event}-{participant.id}-roster-entry", table_name=self._table.name,
                 hash_key="minute", range_key="participant",
                 item=json.dumps({"minute": {"S": "roster"}, "participant": {"S": participant.id},
                                  "name": {"S": participant.name}}),
-                opts=self._child())
+                opts=child_of(self))
 
     def _edge(self) -> aws.lambda_.Function:
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-fc-edge", function_name=f"{args.event}-fc-edge",
             module="edge_traffic", shared_modules=("fc_samples", "scoring"),
-            statements=[iam.allow(["dynamodb:UpdateItem"], [self.table.arn])],
+            statements=[iam.allow(["dynamodb:UpdateItem"], [self._table.arn])],
             environment={
-                "TABLE_NAME": self.table.name, "EVENT": args.event,
-                "REQUESTS_PER_SECOND": str(args.requests_per_second),
-                "PERIOD_SECONDS": str(RUN_PERIOD_SECONDS), "TIMEOUT_MS": str(args.timeout_ms),
-                "PRIVATE_SHARE": str(args.private_share_percent / 100),
-                "FEED_SEED": str(args.feed_seed), "DRIFT_START": args.drift_start,
-                "DRIFT_PROFILE": args.drift_profile},
+                "TABLE_NAME": self._table.name, "EVENT": args.event,
+                "REQUESTS_PER_SECOND": str(args.edge.requests_per_second),
+                "PERIOD_SECONDS": str(RUN_PERIOD_SECONDS), "TIMEOUT_MS": str(args.edge.timeout_ms),
+                "PRIVATE_SHARE": str(args.edge.private_share_percent / 100),
+                "FEED_SEED": str(args.feed.seed), "DRIFT_START": args.drift.start,
+                "DRIFT_PROFILE": args.drift.profile},
             timeout=RUN_PERIOD_SECONDS + 30, memory_size=1024,
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.logs.retention_days,
         ), parent=self)
         # A retried run would send its minute of traffic twice and double the scores.
         aws.lambda_.FunctionEventInvokeConfig(f"{args.event}-fc-edge-invoke",
                                               function_name=declared.function.name,
-                                              maximum_retry_attempts=0, opts=self._child())
+                                              maximum_retry_attempts=0, opts=child_of(self))
         return declared.function
 
     def _schedule(self) -> None:
         args = self._args
-        groups = shards(args.participants, args.shard_size)
+        groups = shards(args.participants, args.edge.shard_size)
         for rule_number in range(0, len(groups), TARGETS_PER_RULE):
             logical = f"{args.event}-fc-edge-{rule_number // TARGETS_PER_RULE + 1:02d}"
             rule = aws.cloudwatch.EventRule(
                 logical, name=logical, schedule_expression="rate(1 minute)",
                 description="Runs the FC edge's traffic, one target per shard",
-                state="ENABLED" if args.enabled else "DISABLED", opts=self._child())
+                state="ENABLED" if args.edge.enabled else "DISABLED", opts=child_of(self))
             for index in range(rule_number, min(rule_number + TARGETS_PER_RULE, len(groups))):
                 group = groups[index]
                 aws.cloudwatch.EventTarget(
                     f"{args.event}-fc-edge-shard-{index + 1:02d}", rule=rule.name,
-                    arn=self.edge.arn,
+                    arn=self._edge.arn,
                     input=pulumi.Output.json_dumps({
                         "shard": index,
                         "targets": [{"participant": p.id, "url": p.url} for p in group]}),
-                    opts=self._child())
+                    opts=child_of(self))
             aws.lambda_.Permission(f"{logical}-invoke", action="lambda:InvokeFunction",
-                                   function=self.edge.name, principal="events.amazonaws.com",
-                                   source_arn=rule.arn, opts=self._child())
+                                   function=self._edge.name, principal="events.amazonaws.com",
+                                   source_arn=rule.arn, opts=child_of(self))
 
     def _leaderboard(self) -> pulumi.Output[str]:
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
             module="leaderboard", shared_modules=("scoring",),
-            statements=[iam.allow(["dynamodb:Query"], [self.table.arn])],
+            statements=[iam.allow(["dynamodb:Query"], [self._table.arn])],
             environment={
-                "TABLE_NAME": self.table.name, "EVENT": args.event,
-                "WINDOW_MINUTES": str(args.window_minutes),
-                "MIN_SUCCESSES": str(args.min_successes),
-                "HISTORY_MINUTES": str(args.history_minutes),
+                "TABLE_NAME": self._table.name, "EVENT": args.event,
+                "WINDOW_MINUTES": str(args.leaderboard.window_minutes),
+                "MIN_SUCCESSES": str(args.leaderboard.min_successes),
+                "HISTORY_MINUTES": str(args.leaderboard.history_minutes),
                 "FAILING_ERROR_RATE": str(FAILING_ERROR_RATE),
                 "REFRESH_SECONDS": str(LEADERBOARD_REFRESH_SECONDS),
-                "REVEAL_PRIVATE": "true" if args.reveal_private else "false"},
+                "REVEAL_PRIVATE": "true" if args.leaderboard.reveal_private else "false"},
             timeout=15, memory_size=512,
             # The URL is public: cap what a crowd (or a loop) can make it cost.
             reserved_concurrency=10,
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.logs.retention_days,
         ), parent=self)
         function = declared.function
         url = aws.lambda_.FunctionUrl(f"{args.event}-leaderboard-url",
                                       function_name=function.name, authorization_type="NONE",
-                                      opts=self._child())
+                                      opts=child_of(self))
         # Public Function URLs need both permissions (since October 2025).
         aws.lambda_.Permission(f"{args.event}-leaderboard-public-url",
                                action="lambda:InvokeFunctionUrl", function=function.name,
-                               principal="*", function_url_auth_type="NONE", opts=self._child())
+                               principal="*", function_url_auth_type="NONE", opts=child_of(self))
         aws.lambda_.Permission(f"{args.event}-leaderboard-public-invoke",
                                action="lambda:InvokeFunction", function=function.name,
                                principal="*", invoked_via_function_url=True,
-                               opts=self._child())
+                               opts=child_of(self))
         return url.function_url

@@ -15,6 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dashboard import body, workshop_namespace
+from components.parts.options import child_of
+from event.config import AlarmsConfig
 from handlers import scoring
 
 EVALUATION_MINUTES, BREACHING_MINUTES = 5, 3  # "sustained": 3 of the last 5 minutes
@@ -25,24 +27,23 @@ class MonitoringArgs:
     event: str
     region: str
     participants: Sequence[str]
-    rmse_threshold_ms: int
-    error_rate_percent: int
-    email: str
+    alarms: AlarmsConfig
     leaderboard_url: pulumi.Input[str]
 
 
 class Monitoring(pulumi.ComponentResource):
-    topic: aws.sns.Topic
+    alerts_topic_arn: pulumi.Output[str]
+    dashboard_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: MonitoringArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:event:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(f"{args.event}-organizer-alerts",
+        super().__init__("workshop:event:Monitoring", name, None, opts)
+        child = child_of(self)
+        self._topic = aws.sns.Topic(f"{args.event}-organizer-alerts",
                                    name=f"{args.event}-organizer-alerts", opts=child)
-        if args.email:
-            aws.sns.TopicSubscription(f"{args.event}-organizer-email", topic=self.topic.arn,
-                                      protocol="email", endpoint=args.email, opts=child)
+        if args.alarms.email:
+            aws.sns.TopicSubscription(f"{args.event}-organizer-email", topic=self._topic.arn,
+                                      protocol="email", endpoint=args.alarms.email, opts=child)
         dashboard = aws.cloudwatch.Dashboard(
             f"{args.event}-dashboard", dashboard_name=f"{args.event}-live-inference",
             dashboard_body=pulumi.Output.from_input(args.leaderboard_url).apply(
@@ -50,8 +51,10 @@ class Monitoring(pulumi.ComponentResource):
             opts=child)
         for participant in args.participants:
             self._alarms(args, participant)
-        self.register_outputs({"topic": self.topic.arn,
-                               "dashboard": dashboard.dashboard_name})
+        self.alerts_topic_arn = self._topic.arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs({"alerts_topic_arn": self.alerts_topic_arn,
+                               "dashboard_name": self.dashboard_name})
 
     def _alarms(self, args: MonitoringArgs, participant: str) -> None:
         common = dict(
@@ -60,16 +63,16 @@ class Monitoring(pulumi.ComponentResource):
             evaluation_periods=EVALUATION_MINUTES, datapoints_to_alarm=BREACHING_MINUTES,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",  # no traffic yet is not an incident
-            alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
+            alarm_actions=[self._topic.arn], ok_actions=[self._topic.arn],
             tags={"Participant": participant},
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=child_of(self))
         aws.cloudwatch.MetricAlarm(
             f"{args.event}-{participant}-error-rate", name=f"{args.event}-{participant}-error-rate",
-            alarm_description=f"{participant}: more than {args.error_rate_percent}% of the FC's "
-                              "requests fail",
-            metric_name="ErrorRate", threshold=args.error_rate_percent, **common)
+            alarm_description=f"{participant}: more than {args.alarms.error_rate_percent}% of "
+                              "the FC's requests fail",
+            metric_name="ErrorRate", threshold=args.alarms.error_rate_percent, **common)
         aws.cloudwatch.MetricAlarm(
             f"{args.event}-{participant}-rmse", name=f"{args.event}-{participant}-rmse",
-            alarm_description=f"{participant}: RMSE above {args.rmse_threshold_ms} ms; "
+            alarm_description=f"{participant}: RMSE above {args.alarms.rmse_ms} ms; "
                               "time to retrain?",
-            metric_name="RMSE", threshold=args.rmse_threshold_ms, **common)
+            metric_name="RMSE", threshold=args.alarms.rmse_ms, **common)

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
 from components.lambda_function import FunctionSpec, declare_function
-from components.private_bucket import private_bucket
+from components.parts import iam
+from components.parts.options import child_of
+from components.parts.private_bucket import private_bucket
+from event.config import CollectionConfig, LogsConfig
 from event.names import ParticipantNames
 
 SAMPLES_PREFIX = "samples/"
@@ -30,53 +32,55 @@ class SampleCollectionArgs:
     names: ParticipantNames
     sample_topic_arn: pulumi.Input[str]
     undelivered_queue_arn: pulumi.Input[str]
-    buffer_seconds: int
-    buffer_mb: int
-    log_retention_days: int
+    collection: CollectionConfig
+    logs: LogsConfig
 
 
 class SampleCollection(pulumi.ComponentResource):
-    bucket: aws.s3.Bucket
-    delivery_stream: aws.kinesis.FirehoseDeliveryStream
-    function: aws.lambda_.Function
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    delivery_stream_name: pulumi.Output[str]
+    collection_function_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: SampleCollectionArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:lab1:SampleCollection", name, None, opts)
+        super().__init__("workshop:lab1:SampleCollection", name, None, opts)
         self._names = args.names
-        self.bucket = private_bucket(args.names.bucket, parent=self)
-        self.delivery_stream = self._delivery_stream(args)
-        self.function = self._collection_function(args)
+        self._bucket = private_bucket(args.names.bucket, parent=self)
+        self._delivery_stream = self._delivery_stream(args)
+        self._function = self._collection_function(args)
         self._subscribe(args)
+        self.bucket_name = self._bucket.bucket
+        self.bucket_arn = self._bucket.arn
+        self.delivery_stream_name = self._delivery_stream.name
+        self.collection_function_name = self._function.name
         self.register_outputs({
-            "bucket_name": self.bucket.bucket,
-            "delivery_stream_name": self.delivery_stream.name,
-            "collection_function_name": self.function.name,
+            "bucket_name": self.bucket_name,
+            "bucket_arn": self.bucket_arn,
+            "delivery_stream_name": self.delivery_stream_name,
+            "collection_function_name": self.collection_function_name,
         })
-
-    def _child(self, **kwargs) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kwargs)
 
     def _delivery_stream(self, args: SampleCollectionArgs) -> aws.kinesis.FirehoseDeliveryStream:
         names = self._names
         log_group = aws.cloudwatch.LogGroup(
             f"{names.delivery_stream}-stream-logs",
             name=f"/aws/kinesisfirehose/{names.delivery_stream}",
-            retention_in_days=args.log_retention_days, opts=self._child())
+            retention_in_days=args.logs.retention_days, opts=child_of(self))
         log_stream = aws.cloudwatch.LogStream(
             f"{names.delivery_stream}-stream-log", name="DestinationDelivery",
-            log_group_name=log_group.name, opts=self._child())
+            log_group_name=log_group.name, opts=child_of(self))
         role = aws.iam.Role(
             names.firehose_role, name=names.firehose_role,
             assume_role_policy=iam.trust_policy("firehose.amazonaws.com"),
-            opts=self._child())
+            opts=child_of(self))
         role_policy = aws.iam.RolePolicy(
             f"{names.firehose_role}-policy", role=role.id,
             policy=iam.policy(
                 iam.allow(FIREHOSE_S3_ACTIONS,
-                          [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")]),
+                          [self._bucket.arn, pulumi.Output.concat(self._bucket.arn, "/*")]),
                 iam.allow(["logs:PutLogEvents"], [log_stream.arn])),
-            opts=self._child())
+            opts=child_of(self))
         return aws.kinesis.FirehoseDeliveryStream(
             names.delivery_stream,
             name=names.delivery_stream,
@@ -85,11 +89,11 @@ class SampleCollection(pulumi.ComponentResource):
                 enabled=True, key_type="AWS_OWNED_CMK"),
             extended_s3_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationArgs(
                 role_arn=role.arn,
-                bucket_arn=self.bucket.arn,
+                bucket_arn=self._bucket.arn,
                 prefix=SAMPLES_PREFIX + SAMPLES_KEY_LAYOUT,
                 error_output_prefix=ERRORS_PREFIX + SAMPLES_KEY_LAYOUT,
-                buffering_interval=args.buffer_seconds,
-                buffering_size=args.buffer_mb,
+                buffering_interval=args.collection.buffer_seconds,
+                buffering_size=args.collection.buffer_mb,
                 compression_format="UNCOMPRESSED",  # SageMaker's CSV channels read it as is
                 cloudwatch_logging_options=aws.kinesis.
                 FirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptionsArgs(
@@ -97,7 +101,7 @@ class SampleCollection(pulumi.ComponentResource):
                     log_stream_name=log_stream.name),
             ),
             # IAM is eventually consistent: the policy must exist before Firehose checks it.
-            opts=self._child(depends_on=[role_policy]),
+            opts=child_of(self, depends_on=[role_policy]),
         )
 
     def _collection_function(self, args: SampleCollectionArgs) -> aws.lambda_.Function:
@@ -109,12 +113,12 @@ class SampleCollection(pulumi.ComponentResource):
             shared_modules=("fc_samples",),
             statements=[
                 iam.allow(["firehose:PutRecord", "firehose:PutRecordBatch"],
-                          [self.delivery_stream.arn]),
+                          [self._delivery_stream.arn]),
                 iam.allow(["sqs:SendMessage"], [args.undelivered_queue_arn]),
             ],
-            environment={"DELIVERY_STREAM_NAME": self.delivery_stream.name,
+            environment={"DELIVERY_STREAM_NAME": self._delivery_stream.name,
                          "PARTICIPANT": names.participant},
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.logs.retention_days,
         ), parent=self)
         aws.lambda_.FunctionEventInvokeConfig(
             f"{names.collect_function}-on-failure",
@@ -123,7 +127,7 @@ class SampleCollection(pulumi.ComponentResource):
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
                 on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
                     destination=args.undelivered_queue_arn)),
-            opts=self._child())
+            opts=child_of(self))
         return declared.function
 
     def _subscribe(self, args: SampleCollectionArgs) -> None:
@@ -131,13 +135,13 @@ class SampleCollection(pulumi.ComponentResource):
         permission = aws.lambda_.Permission(
             f"{names.collect_function}-from-topic",
             action="lambda:InvokeFunction",
-            function=self.function.name,
+            function=self._function.name,
             principal="sns.amazonaws.com",
             source_arn=args.sample_topic_arn,
-            opts=self._child())
+            opts=child_of(self))
         aws.sns.TopicSubscription(
             f"{names.collect_function}-subscription",
             topic=args.sample_topic_arn,
             protocol="lambda",
-            endpoint=self.function.arn,
-            opts=self._child(depends_on=[permission]))
+            endpoint=self._function.arn,
+            opts=child_of(self, depends_on=[permission]))

@@ -15,8 +15,10 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
 from components.lambda_function import FunctionSpec, declare_function
+from components.parts import iam
+from components.parts.options import child_of, invoke_of
+from event.config import DriftConfig, FeedConfig, LogsConfig
 
 SCHEDULE_PERIOD_SECONDS = 60
 UNDELIVERED_RETENTION_SECONDS = 14 * 24 * 3600
@@ -25,28 +27,27 @@ UNDELIVERED_RETENTION_SECONDS = 14 * 24 * 3600
 @dataclass
 class SampleFeedArgs:
     event: str
-    samples_per_second: int
-    enabled: bool
-    seed: int
-    log_retention_days: int
-    drift_start: str = ""
-    drift_profile: str = "peak-season"
+    feed: FeedConfig
+    drift: DriftConfig
+    logs: LogsConfig
     subscriber_accounts: Sequence[str] = ()  # participants' own AWS accounts, if any
 
 
 class SampleFeed(pulumi.ComponentResource):
-    topic: aws.sns.Topic
-    undelivered: aws.sqs.Queue
+    topic_arn: pulumi.Output[str]
+    undelivered_queue_arn: pulumi.Output[str]
+    undelivered_queue_url: pulumi.Output[str]
+    publisher_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: SampleFeedArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:event:SampleFeed", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(f"{args.event}-fc-samples", name=f"{args.event}-fc-samples",
+        super().__init__("workshop:event:SampleFeed", name, None, opts)
+        child = child_of(self)
+        self._topic = aws.sns.Topic(f"{args.event}-fc-samples", name=f"{args.event}-fc-samples",
                                    opts=child)
         if args.subscriber_accounts:
             self._allow_cross_account_subscriptions(args)
-        self.undelivered = aws.sqs.Queue(
+        undelivered = aws.sqs.Queue(
             f"{args.event}-undelivered-samples",
             name=f"{args.event}-undelivered-samples",
             message_retention_seconds=UNDELIVERED_RETENTION_SECONDS,
@@ -55,10 +56,15 @@ class SampleFeed(pulumi.ComponentResource):
         )
         publisher = self._publisher(args)
         self._schedule(args, publisher)
+        self.topic_arn = self._topic.arn
+        self.undelivered_queue_arn = undelivered.arn
+        self.undelivered_queue_url = undelivered.url
+        self.publisher_name = publisher.name
         self.register_outputs({
-            "topic_arn": self.topic.arn,
-            "undelivered_queue_url": self.undelivered.url,
-            "publisher_name": publisher.name,
+            "topic_arn": self.topic_arn,
+            "undelivered_queue_arn": self.undelivered_queue_arn,
+            "undelivered_queue_url": self.undelivered_queue_url,
+            "publisher_name": self.publisher_name,
         })
 
     def _publisher(self, args: SampleFeedArgs) -> aws.lambda_.Function:
@@ -67,35 +73,35 @@ class SampleFeed(pulumi.ComponentResource):
             function_name=f"{args.event}-fc-publisher",
             module="publish_samples",
             shared_modules=("fc_samples",),
-            statements=[iam.allow(["sns:Publish"], [self.topic.arn])],
+            statements=[iam.allow(["sns:Publish"], [self._topic.arn])],
             environment={
-                "SAMPLE_TOPIC_ARN": self.topic.arn,
-                "SAMPLES_PER_SECOND": str(args.samples_per_second),
+                "SAMPLE_TOPIC_ARN": self._topic.arn,
+                "SAMPLES_PER_SECOND": str(args.feed.samples_per_second),
                 "PERIOD_SECONDS": str(SCHEDULE_PERIOD_SECONDS),
-                "FEED_SEED": str(args.seed),
-                "DRIFT_START": args.drift_start,
-                "DRIFT_PROFILE": args.drift_profile,
+                "FEED_SEED": str(args.feed.seed),
+                "DRIFT_START": args.drift.start,
+                "DRIFT_PROFILE": args.drift.profile,
             },
             timeout=SCHEDULE_PERIOD_SECONDS + 30,
-            log_retention_days=args.log_retention_days,
+            log_retention_days=args.logs.retention_days,
         ), parent=self)
         # A retried run would publish its minute of samples a second time.
         aws.lambda_.FunctionEventInvokeConfig(
             f"{args.event}-fc-publisher-invoke",
             function_name=declared.function.name,
             maximum_retry_attempts=0,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_of(self),
         )
         return declared.function
 
     def _schedule(self, args: SampleFeedArgs, publisher: aws.lambda_.Function) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_of(self)
         rule = aws.cloudwatch.EventRule(
             f"{args.event}-fc-schedule",
             name=f"{args.event}-fc-schedule",
             description="Runs the FC sample publisher once a minute",
             schedule_expression="rate(1 minute)",
-            state="ENABLED" if args.enabled else "DISABLED",
+            state="ENABLED" if args.feed.enabled else "DISABLED",
             opts=child,
         )
         aws.cloudwatch.EventTarget(f"{args.event}-fc-schedule-target", rule=rule.name,
@@ -110,14 +116,14 @@ class SampleFeed(pulumi.ComponentResource):
         )
 
     def _allow_cross_account_subscriptions(self, args: SampleFeedArgs) -> None:
-        owner = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        owner = aws.get_caller_identity_output(opts=invoke_of(self))
         owner_statement = iam.allow(
             ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes"],
-            [self.topic.arn])
+            [self._topic.arn])
         owner_statement["Principal"] = {"AWS": owner.account_id}
-        subscribe = iam.allow(["sns:Subscribe"], [self.topic.arn],
+        subscribe = iam.allow(["sns:Subscribe"], [self._topic.arn],
                               condition={"StringEquals": {"sns:Protocol": "lambda"}})
         subscribe["Principal"] = {"AWS": sorted(set(args.subscriber_accounts))}
-        aws.sns.TopicPolicy(f"{args.event}-fc-samples-policy", arn=self.topic.arn,
+        aws.sns.TopicPolicy(f"{args.event}-fc-samples-policy", arn=self._topic.arn,
                             policy=iam.policy(owner_statement, subscribe),
-                            opts=pulumi.ResourceOptions(parent=self))
+                            opts=child_of(self))

@@ -5,6 +5,9 @@
 - notebooks/: the four workshop notebooks and the modules they import, copied onto
   each notebook instance.
 
+The data set and the model are built beforehand (`make artifacts`, training/build.py);
+this component only uploads the built files, so declaring it trains nothing.
+
 One shared copy instead of one per participant: for 100 participants the 2,000,000-row
 data set (about 100 MB) is uploaded and stored once, not 100 times (10 GB), and a second
 `pulumi up` uploads nothing because the files' hashes do not change.
@@ -19,8 +22,10 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.private_bucket import private_bucket
-from training import baseline, dataset
+from components.parts.options import child_of
+from components.parts.private_bucket import private_bucket
+from event.config import DatasetConfig
+from training import artifacts
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
@@ -31,8 +36,7 @@ READ_PREFIXES = (DATASET_PREFIX, MODELS_PREFIX, NOTEBOOKS_PREFIX)
 @dataclass
 class TrainingDataArgs:
     event: str
-    samples: int
-    seed: int
+    dataset: DatasetConfig
     # Participants in their own accounts, whose SageMaker roles read this bucket too.
     reader_accounts: Sequence[str] = ()
 
@@ -49,37 +53,45 @@ def notebook_uploads() -> list[tuple[str, Path]]:
 
 
 class TrainingData(pulumi.ComponentResource):
-    bucket: aws.s3.Bucket
-    baseline_report: dict
-    baseline_key = MODELS_PREFIX + "baseline/" + baseline.ARCHIVE
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    baseline_model_key: pulumi.Output[str]
+    baseline_test_rmse: pulumi.Output[float]  # ms, from the built baseline's report
 
     def __init__(self, name: str, args: TrainingDataArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("mlworkshop:lab2:TrainingData", name, None, opts)
-        files = dataset.build(args.samples, args.seed)
-        archive, self.baseline_report = baseline.build(files, args.seed)
-        self.bucket = private_bucket(f"{args.event}-training-data", parent=self,
-                                     extra_statements=self._cross_account_reads(args))
-        self._upload(f"{args.event}-train-samples", DATASET_PREFIX + dataset.TRAIN_FILE,
-                     files.train, "text/csv")
-        self._upload(f"{args.event}-test-samples", DATASET_PREFIX + dataset.TEST_FILE,
-                     files.test, "text/csv")
-        self._upload(f"{args.event}-baseline-model", self.baseline_key, archive,
+        super().__init__("workshop:lab2:TrainingData", name, None, opts)
+        try:
+            built = artifacts.locate(args.dataset.samples, args.dataset.seed)
+        except artifacts.MissingArtifacts as missing:
+            # RunError: Pulumi prints the message alone, without a stack trace.
+            raise pulumi.RunError(str(missing)) from None
+        bucket = private_bucket(f"{args.event}-training-data", parent=self,
+                                extra_statements=self._cross_account_reads(args))
+        self._bucket_id = bucket.id
+        model_key = MODELS_PREFIX + "baseline/" + artifacts.ARCHIVE
+        self._upload(f"{args.event}-train-samples", DATASET_PREFIX + artifacts.TRAIN_FILE,
+                     built.train, "text/csv")
+        self._upload(f"{args.event}-test-samples", DATASET_PREFIX + artifacts.TEST_FILE,
+                     built.test, "text/csv")
+        self._upload(f"{args.event}-baseline-model", model_key, built.baseline_model,
                      "application/gzip")
         for file_name, path in notebook_uploads():
             self._upload(f"{args.event}-notebooks-{file_name.lower().replace('.', '-')}",
                          NOTEBOOKS_PREFIX + file_name, path,
                          "application/x-ipynb+json" if path.suffix == ".ipynb" else "text/x-python")
-        self.register_outputs({"bucket": self.bucket.bucket,
-                               "baseline_test_rmse": self.baseline_report["test_rmse"]})
-
-    def uri(self, key: str = "") -> pulumi.Output[str]:
-        return pulumi.Output.concat("s3://", self.bucket.bucket, "/", key)
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.baseline_model_key = pulumi.Output.from_input(model_key)
+        self.baseline_test_rmse = pulumi.Output.from_input(built.baseline_test_rmse())
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn,
+                               "baseline_model_key": self.baseline_model_key,
+                               "baseline_test_rmse": self.baseline_test_rmse})
 
     def _upload(self, logical: str, key: str, path: Path, content_type: str) -> None:
-        aws.s3.BucketObjectv2(logical, bucket=self.bucket.id, key=key,
+        aws.s3.BucketObjectv2(logical, bucket=self._bucket_id, key=key,
                               source=pulumi.FileAsset(str(path)), content_type=content_type,
-                              opts=pulumi.ResourceOptions(parent=self))
+                              opts=child_of(self))
 
     @staticmethod
     def _cross_account_reads(args: TrainingDataArgs):

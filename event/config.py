@@ -1,198 +1,311 @@
-"""Event-wide settings from Pulumi stack config, typed and validated in one pass.
+"""Event-wide settings from Pulumi stack config, typed, validated in one pass, in sections.
 
-`SETTINGS` is the single source of truth; a test checks that the config schema in
-`Pulumi.yaml` declares the same keys, types and defaults.
+`Pulumi.yaml` declares every setting with its type, default and description (Pulumi's
+convention) and is the only place a default is written: this module reads that schema.
+What the schema cannot say lives here: each setting's validation rule (`RULES`) and the
+section field it fills (`EventConfig` and its sections). `schema_problems()` reports any
+key that is declared without a rule or a field, or the other way round.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pulumi
-from datetime import datetime
+import yaml
 
 from event.roster import EMAIL_PATTERN
 from handlers.fc_samples import PROFILES
-from pulumi.runtime.config import CONFIG, get_config_env
 
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
+# Used when the stack sets no `aws:region`; the AWS provider's own fallback (the
+# AWS_REGION environment variable) would make the plan depend on the shell.
 DEFAULT_REGION = "us-east-1"
+# The program writes `arn:aws:...` ARNs, so only the standard partition's regions work.
+PARTITION = "aws"
+# Keys of another namespace that people set without it.
+OTHER_NAMESPACES = {"region": "aws:region", "profile": "aws:profile"}
+SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool}
 
+Check = Callable[[Any], str | None]  # returns a problem, or None when fine
+
+
+# --- validation rules: the part of each setting that Pulumi.yaml cannot express ------------
+
+def _between(low: int, high: int) -> Check:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+
+def _always_fine(_: Any) -> str | None:
+    return None
+
+
+def _iso_time_or_empty(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)  # Python 3.11+ reads a trailing Z
+    except ValueError:
+        return "is not an ISO 8601 time like 2026-12-01T15:00:00Z"
+    return None if moment.tzinfo else "needs a time zone, like 2026-12-01T15:00:00Z"
+
+
+def _drift_profile(value: str) -> str | None:
+    drifts = [p for p in PROFILES if p != "normal"]
+    return None if value in drifts else f"must be one of {drifts}"
+
+
+def _ml_instance(value: str) -> str | None:
+    return None if re.match(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", value) else \
+        "is not a SageMaker instance type like ml.c5.large"
+
+
+def _ml_instances(value: str) -> str | None:
+    bad = [t for t in value.split(",") if _ml_instance(t.strip())]
+    return f"has {bad}, not SageMaker instance types like ml.c5.large" if bad else None
+
+
+RULES: dict[str, Check] = {
+    "event": lambda v: None if EVENT_PATTERN.match(v) else
+    "must be 1-20 lowercase letters, digits or '-', starting with a letter",
+    "roster": _always_fine,
+    "samplesPerSecond": _between(1, 50),
+    "feedEnabled": _always_fine,
+    "feedSeed": _between(0, 2**31 - 1),
+    "firehoseBufferSeconds": _between(0, 900),
+    "firehoseBufferMB": _between(1, 128),
+    "logRetentionDays": lambda v: None if v in LOG_RETENTION_DAYS else
+    f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}",
+    "stagesPerApi": _between(1, 100),
+    "inferenceRateLimit": _between(1, 10_000),
+    "inferenceBurstLimit": _between(1, 5_000),
+    "datasetSamples": _between(1_000, 20_000_000),
+    "datasetSeed": _between(0, 2**31 - 1),
+    "notebookInstanceType": _ml_instance,
+    "notebookIdleMinutes": _between(0, 1440),
+    "endpointInstanceType": _ml_instance,
+    "endpointServerless": _always_fine,
+    "allowedInstanceTypes": _ml_instances,
+    "edgeTrafficEnabled": _always_fine,
+    "edgeRequestsPerSecond": _between(1, 20),
+    "edgeShardSize": _between(1, 50),
+    "edgeTimeoutMs": _between(100, 10_000),
+    "privateSharePercent": _between(0, 100),
+    "revealPrivate": _always_fine,
+    "leaderboardWindowMinutes": _between(1, 60),
+    "leaderboardMinSuccesses": _between(1, 100_000),
+    "leaderboardHistoryMinutes": _between(10, 1440),
+    "driftStart": _iso_time_or_empty,
+    "driftProfile": _drift_profile,
+    "alarmRmseMs": _between(1, 100_000),
+    "alarmErrorRatePercent": _between(1, 100),
+    "alarmEmail": lambda v: None if not v or EMAIL_PATTERN.match(v) else "is not an e-mail address",
+    "participantAccountRole": lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else
+    "is not a valid IAM role name",
+}
+
+
+# --- the sections: which setting fills which field --------------------------------------
+
+def setting(key: str) -> Any:
+    """A section field filled from the stack config key `key` (no default: Pulumi.yaml has it)."""
+    return field(metadata={"key": key})
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    retention_days: int = setting("logRetentionDays")
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    samples_per_second: int = setting("samplesPerSecond")
+    enabled: bool = setting("feedEnabled")
+    seed: int = setting("feedSeed")
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """When and to what the FC drifts: the feed and the edge must agree on it."""
+    start: str = setting("driftStart")
+    profile: str = setting("driftProfile")
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    buffer_seconds: int = setting("firehoseBufferSeconds")
+    buffer_mb: int = setting("firehoseBufferMB")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    samples: int = setting("datasetSamples")
+    seed: int = setting("datasetSeed")
+
+
+@dataclass(frozen=True)
+class NotebookConfig:
+    instance_type: str = setting("notebookInstanceType")
+    idle_minutes: int = setting("notebookIdleMinutes")
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    instance_type: str = setting("endpointInstanceType")
+    serverless: bool = setting("endpointServerless")
+    allowed_instance_types: str = setting("allowedInstanceTypes")
+
+    @property
+    def instance_type_allow_list(self) -> list[str]:
+        """What participants may train on and deploy to."""
+        return [t.strip() for t in self.allowed_instance_types.split(",") if t.strip()]
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    stages_per_api: int = setting("stagesPerApi")
+    rate_limit: int = setting("inferenceRateLimit")
+    burst_limit: int = setting("inferenceBurstLimit")
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    enabled: bool = setting("edgeTrafficEnabled")
+    requests_per_second: int = setting("edgeRequestsPerSecond")
+    shard_size: int = setting("edgeShardSize")
+    timeout_ms: int = setting("edgeTimeoutMs")
+    private_share_percent: int = setting("privateSharePercent")
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    window_minutes: int = setting("leaderboardWindowMinutes")
+    min_successes: int = setting("leaderboardMinSuccesses")
+    history_minutes: int = setting("leaderboardHistoryMinutes")
+    reveal_private: bool = setting("revealPrivate")
+
+
+@dataclass(frozen=True)
+class AlarmsConfig:
+    rmse_ms: int = setting("alarmRmseMs")
+    error_rate_percent: int = setting("alarmErrorRatePercent")
+    email: str = setting("alarmEmail")
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    event: str = setting("event")
+    roster: str = setting("roster")
+    participant_account_role: str = setting("participantAccountRole")
+    region: str = field(metadata={"key": "aws:region"})
+    logs: LogsConfig = field()
+    feed: FeedConfig = field()
+    drift: DriftConfig = field()
+    collection: CollectionConfig = field()
+    dataset: DatasetConfig = field()
+    notebook: NotebookConfig = field()
+    endpoint: EndpointConfig = field()
+    inference: InferenceConfig = field()
+    edge: EdgeConfig = field()
+    leaderboard: LeaderboardConfig = field()
+    alarms: AlarmsConfig = field()
+
+
+@dataclass(frozen=True)
+class SectionField:
+    """Where one project setting lands: `section` ("" for EventConfig itself) and field."""
+    key: str
+    section: str
+    name: str
+    kind: type
+
+
+def section_fields(config_type: type = EventConfig, section: str = "") -> Iterator[SectionField]:
+    """Every field filled from a project setting, in declaration order."""
+    hints = typing.get_type_hints(config_type)
+    for item in fields(config_type):
+        kind = hints[item.name]
+        if is_dataclass(kind):
+            yield from section_fields(kind, item.name)
+        elif ":" not in item.metadata.get("key", ":"):
+            yield SectionField(item.metadata["key"], section, item.name, kind)
+
+
+# --- the schema, read from Pulumi.yaml --------------------------------------------------
 
 @dataclass(frozen=True)
 class Setting:
     key: str
     kind: type  # str, int or bool
     default: Any
-    check: Callable[[Any], Optional[str]]  # returns a problem, or None when fine
+    check: Check
     description: str
 
 
-def _between(low: int, high: int) -> Callable[[int], Optional[str]]:
-    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+def read_schema(path: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["config"]
 
 
-def _always_fine(_: Any) -> Optional[str]:
-    return None
+def schema_problems(schema: dict[str, dict[str, Any]],
+                    rules: dict[str, Check] = RULES) -> list[str]:
+    """Keys the schema, the rules and the section fields do not all agree on."""
+    problems = []
+    targets = {f.key: f for f in section_fields()}
+    for key, declared in schema.items():
+        kind = SCHEMA_TYPES.get(declared.get("type"))
+        if kind is None:
+            problems.append(f"{key}: type {declared.get('type')!r} is not one of "
+                            f"{list(SCHEMA_TYPES)}")
+        elif "default" not in declared or type(declared["default"]) is not kind:
+            problems.append(f"{key}: needs a default of type {declared.get('type')}")
+        if not declared.get("description"):
+            problems.append(f"{key}: needs a description")
+        if key not in rules:
+            problems.append(f"{key}: has no validation rule in event/config.py RULES")
+        if key not in targets:
+            problems.append(f"{key}: fills no field of EventConfig or its sections")
+        elif kind is not None and targets[key].kind is not kind:
+            problems.append(f"{key}: is {declared['type']} but its field "
+                            f"{targets[key].section or 'EventConfig'}.{targets[key].name} "
+                            f"is {targets[key].kind.__name__}")
+    problems += [f"{key}: has a validation rule but is not declared in Pulumi.yaml"
+                 for key in rules if key not in schema]
+    problems += [f"{key}: fills a field but is not declared in Pulumi.yaml"
+                 for key in targets if key not in schema]
+    return problems
 
 
-def _iso_time_or_empty(value: str) -> Optional[str]:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return "is not an ISO 8601 time like 2026-12-01T15:00:00Z"
-    return None if moment.tzinfo else "needs a time zone, like 2026-12-01T15:00:00Z"
+@functools.cache
+def settings() -> tuple[Setting, ...]:
+    """Every project setting, in Pulumi.yaml's order; raises if the schema and code disagree."""
+    schema = read_schema()
+    problems = schema_problems(schema)
+    if problems:
+        raise RuntimeError("Pulumi.yaml and event/config.py disagree:\n  " + "\n  ".join(problems))
+    return tuple(Setting(key, SCHEMA_TYPES[d["type"]], d["default"], RULES[key], d["description"])
+                 for key, d in schema.items())
 
 
-def _drift_profile(value: str) -> Optional[str]:
-    drifts = [p for p in PROFILES if p != "normal"]
-    return None if value in drifts else f"must be one of {drifts}"
+SETTINGS = settings()
 
 
-def _ml_instance(value: str) -> Optional[str]:
-    return None if re.match(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", value) else \
-        "is not a SageMaker instance type like ml.c5.large"
-
-
-def _ml_instances(value: str) -> Optional[str]:
-    bad = [t for t in value.split(",") if _ml_instance(t.strip())]
-    return f"has {bad}, not SageMaker instance types like ml.c5.large" if bad else None
-
-
-SETTINGS = (
-    Setting("event", str, "aim368",
-            lambda v: None if EVENT_PATTERN.match(v) else
-            "must be 1-20 lowercase letters, digits or '-', starting with a letter",
-            "Short event name; prefixes every resource name and tags everything."),
-    Setting("roster", str, "participants.yaml", _always_fine,
-            "Path of the participant roster, relative to the project directory."),
-    Setting("samplesPerSecond", int, 5, _between(1, 50),
-            "Samples the FC publishes per second to the sample topic."),
-    Setting("feedEnabled", bool, True, _always_fine,
-            "Whether the FC sample feed's schedule is on; set false to pause the feed."),
-    Setting("feedSeed", int, 368, _between(0, 2**31 - 1),
-            "Seed of the FC sample generator; each scheduled run derives its own from it."),
-    Setting("firehoseBufferSeconds", int, 60, _between(0, 900),
-            "Firehose buffering interval: how long samples wait before landing in S3."),
-    Setting("firehoseBufferMB", int, 5, _between(1, 128),
-            "Firehose buffering size in MiB; whichever of size and interval comes first."),
-    Setting("logRetentionDays", int, 14,
-            lambda v: None if v in LOG_RETENTION_DAYS else
-            f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}",
-            "Retention of every Lambda and Firehose log group."),
-    Setting("stagesPerApi", int, 10, _between(1, 100),
-            "Participants (stages) packed into one shared live inference REST API; AWS allows "
-            "10 stages per API unless the quota is raised."),
-    Setting("inferenceRateLimit", int, 20, _between(1, 10_000),
-            "Steady requests per second each participant's inference stage accepts."),
-    Setting("inferenceBurstLimit", int, 40, _between(1, 5_000),
-            "Burst of requests each participant's inference stage accepts."),
-    Setting("datasetSamples", int, 2_000_000, _between(1_000, 20_000_000),
-            "Samples in the pre-collected data set; 75% become TrainSamples.csv, 25% TestSamples.csv."),
-    Setting("datasetSeed", int, 1, _between(0, 2**31 - 1),
-            "Seed of the pre-collected data set (and of the baseline model's training)."),
-    Setting("notebookInstanceType", str, "ml.c5.2xlarge", _ml_instance,
-            "Instance type of every participant's SageMaker notebook."),
-    Setting("notebookIdleMinutes", int, 60, _between(0, 1440),
-            "Stop a notebook after this many idle minutes (0: never)."),
-    Setting("endpointInstanceType", str, "ml.c5.large", _ml_instance,
-            "Instance type of every participant's SageMaker endpoint."),
-    Setting("endpointServerless", bool, False, _always_fine,
-            "Serve the endpoints with serverless inference instead (cheaper when idle, cold starts)."),
-    Setting("allowedInstanceTypes", str, "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
-            _ml_instances,
-            "Comma-separated instance types participants may train on and deploy to (IAM-enforced)."),
-    Setting("edgeTrafficEnabled", bool, True, _always_fine,
-            "Whether the FC edge calls the participants' live inference URLs."),
-    Setting("edgeRequestsPerSecond", int, 5, _between(1, 20),
-            "Requests per second the FC edge sends each participant."),
-    Setting("edgeShardSize", int, 25, _between(1, 50),
-            "Participants one edge invocation serves; shards run concurrently."),
-    Setting("edgeTimeoutMs", int, 2000, _between(100, 10_000),
-            "How long the edge waits for an answer before scoring a timeout."),
-    Setting("privateSharePercent", int, 30, _between(0, 100),
-            "Share of requests scored privately, for the final reveal (as on Kaggle)."),
-    Setting("revealPrivate", bool, False, _always_fine,
-            "Rank the leaderboard by the private score over the whole event (the reveal)."),
-    Setting("leaderboardWindowMinutes", int, 5, _between(1, 60),
-            "The leaderboard's live window: RMSE over the last this many minutes."),
-    Setting("leaderboardMinSuccesses", int, 50, _between(1, 100_000),
-            "Successful answers in the window needed to be ranked."),
-    Setting("leaderboardHistoryMinutes", int, 480, _between(10, 1440),
-            "How far back the leaderboard sums the whole event."),
-    Setting("driftStart", str, "", _iso_time_or_empty,
-            "When the FC drifts (ISO 8601, e.g. 2026-12-01T15:00:00Z); empty: never."),
-    Setting("driftProfile", str, "peak-season", _drift_profile,
-            "What the FC drifts to, from driftStart on."),
-    Setting("alarmRmseMs", int, 1000, _between(1, 100_000),
-            "Alarm when a participant's RMSE stays above this many ms."),
-    Setting("alarmErrorRatePercent", int, 20, _between(1, 100),
-            "Alarm when a participant's error rate stays above this percentage."),
-    Setting("alarmEmail", str, "", lambda v: None if not v or EMAIL_PATTERN.match(v)
-            else "is not an e-mail address",
-            "Where alarms are e-mailed (confirm the subscription mail); empty: nowhere."),
-    Setting("participantAccountRole", str, "OrganizationAccountAccessRole",
-            lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else "is not a valid IAM role name",
-            "Role assumed in a participant's own AWS account (roster field 'account')."),
-)
-
-
-@dataclass(frozen=True)
-class EventConfig:
-    event: str = "aim368"
-    roster: str = "participants.yaml"
-    samples_per_second: int = 5
-    feed_enabled: bool = True
-    feed_seed: int = 368
-    firehose_buffer_seconds: int = 60
-    firehose_buffer_mb: int = 5
-    log_retention_days: int = 14
-    stages_per_api: int = 10
-    inference_rate_limit: int = 20
-    inference_burst_limit: int = 40
-    dataset_samples: int = 2_000_000
-    dataset_seed: int = 1
-    notebook_instance_type: str = "ml.c5.2xlarge"
-    notebook_idle_minutes: int = 60
-    endpoint_instance_type: str = "ml.c5.large"
-    endpoint_serverless: bool = False
-    allowed_instance_types: str = "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge"
-    edge_traffic_enabled: bool = True
-    edge_requests_per_second: int = 5
-    edge_shard_size: int = 25
-    edge_timeout_ms: int = 2000
-    private_share_percent: int = 30
-    reveal_private: bool = False
-    leaderboard_window_minutes: int = 5
-    leaderboard_min_successes: int = 50
-    leaderboard_history_minutes: int = 480
-    drift_start: str = ""
-    drift_profile: str = "peak-season"
-    alarm_rmse_ms: int = 1000
-    alarm_error_rate_percent: int = 20
-    alarm_email: str = ""
-    participant_account_role: str = "OrganizationAccountAccessRole"
-    region: str = DEFAULT_REGION
-
-    @property
-    def instance_type_allow_list(self) -> list[str]:
-        return [t.strip() for t in self.allowed_instance_types.split(",") if t.strip()]
-
+# --- parsing ------------------------------------------------------------------------------
 
 class ConfigError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         listing = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{len(problems)} problem(s) in the stack config:\n{listing}")
-
-
-def _attribute(key: str) -> str:
-    return re.sub(r"(?<=[a-z])([A-Z])", r"_\1", key).lower()
 
 
 def _parse(setting: Setting, raw: str) -> Any:
@@ -208,42 +321,86 @@ def _parse(setting: Setting, raw: str) -> Any:
     return raw
 
 
-def parse_config(raw: dict[str, Optional[str]], region: Optional[str] = None) -> EventConfig:
+def _unknown_key_problem(key: str, known: list[str]) -> str:
+    if key in OTHER_NAMESPACES:
+        return (f"unknown setting '{key}'; did you mean '{OTHER_NAMESPACES[key]}'? "
+                f"(pulumi config set {OTHER_NAMESPACES[key]} ...)")
+    by_case = {k.lower(): k for k in known}
+    close = ([by_case[key.lower()]] if key.lower() in by_case
+             else difflib.get_close_matches(key, known, n=1))
+    return f"unknown setting '{key}'" + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+@functools.cache
+def known_regions(partition: str = PARTITION) -> frozenset[str]:
+    """The partition's region names, from the endpoint data bundled with botocore (no network)."""
+    import botocore.loaders  # only needed here; keeps botocore off the program's import path
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return frozenset(region for p in endpoints["partitions"] if p["partition"] == partition
+                     for region in p["regions"])
+
+
+def _region_problem(region: str) -> str | None:
+    if region in known_regions():
+        return None
+    close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"aws:region={region!r} is not an AWS region{hint}"
+
+
+def parse_config(raw: dict[str, str | None], region: str | None = None) -> EventConfig:
     """Build the config from raw strings (None = unset); raise ConfigError listing all problems."""
-    problems, values = [], {}
-    unknown = sorted(set(raw) - {s.key for s in SETTINGS})
-    problems += [f"unknown setting '{k}'" for k in unknown]
-    for setting in SETTINGS:
-        text = raw.get(setting.key)
+    every = SETTINGS
+    known = [s.key for s in every]
+    problems = [_unknown_key_problem(k, known) for k in sorted(set(raw) - set(known))]
+    values: dict[str, Any] = {}
+    for setting_ in every:
+        text = raw.get(setting_.key)
         try:
-            value = setting.default if text is None else _parse(setting, text)
+            value = setting_.default if text is None else _parse(setting_, text)
         except ValueError as error:
-            problems.append(f"{setting.key}={text!r} {error}")
+            problems.append(f"{setting_.key}={text!r} {error}")
             continue
-        problem = setting.check(value)
+        problem = setting_.check(value)
         if problem:
-            problems.append(f"{setting.key}={value!r} {problem}")
-        values[_attribute(setting.key)] = value
+            problems.append(f"{setting_.key}={value!r} {problem}")
+        values[setting_.key] = value
+    region = region or DEFAULT_REGION
+    problems += [p for p in [_region_problem(region)] if p]
     problems += _cross_setting_problems(values)
     if problems:
         raise ConfigError(problems)
-    return EventConfig(**values, region=region or DEFAULT_REGION)
+    return _assemble(values, region)
+
+
+def _assemble(values: dict[str, Any], region: str) -> EventConfig:
+    by_section: dict[str, dict[str, Any]] = {}
+    for target in section_fields():
+        by_section.setdefault(target.section, {})[target.name] = values[target.key]
+    hints = typing.get_type_hints(EventConfig)
+    sections = {name: hints[name](**fields_) for name, fields_ in by_section.items() if name}
+    return EventConfig(**by_section[""], region=region, **sections)
 
 
 def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
-    allowed = [t.strip() for t in str(values.get("allowed_instance_types", "")).split(",")]
-    endpoint = values.get("endpoint_instance_type")
-    if endpoint and not values.get("endpoint_serverless") and endpoint not in allowed:
-        return [f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
-                "so participants can deploy to what they were given"]
+    allowed = [t.strip() for t in str(values.get("allowedInstanceTypes", "")).split(",")]
+    endpoint = values.get("endpointInstanceType")
+    if endpoint and not values.get("endpointServerless") and endpoint not in allowed:
+        return [(f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
+                 "so participants can deploy to what they were given")]
     return []
 
 
-def _project_settings() -> dict[str, Optional[str]]:
+def _project_settings() -> dict[str, str | None]:
     """Every `<project>:<key>` the stack sets, so that a mistyped key is caught too."""
+    from tools.pulumi_internals import (
+        all_config,  # Pulumi has no public way to list keys
+    )
+
     prefix = f"{pulumi.get_project()}:"
-    every = {**get_config_env(), **CONFIG.get()}
-    raw: dict[str, Optional[str]] = {k[len(prefix):]: v for k, v in every.items() if k.startswith(prefix)}
+    raw: dict[str, str | None] = {k[len(prefix):]: v for k, v in all_config().items()
+                                     if k.startswith(prefix)}
     project = pulumi.Config()
     raw.update({s.key: project.get(s.key) for s in SETTINGS})
     return raw

@@ -29,6 +29,7 @@ from rehearsal.world import World, participant_of, provision
 from event.roster import slugify
 from tools.local_api import LocalApi, Route
 from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
+from training.build import build_for_config
 from training import dataset, local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -105,12 +106,13 @@ def declare(settings: Settings, out: Path, program_path: Path) -> Program:
     roster = out / "participants.yaml"
     roster.write_text(yaml.safe_dump({"participants": [{"name": p.name}
                                                        for p in settings.participants]}))
-    return run_program({"roster": str(roster), "event": "rehearsal",
-                        "datasetSamples": str(settings.dataset_samples),
-                        "samplesPerSecond": str(settings.samples_per_second),
-                        "edgeRequestsPerSecond": str(settings.requests_per_second),
-                        "leaderboardMinSuccesses": str(settings.min_successes)},
-                       stack="rehearsal", program=program_path)
+    config = {"roster": str(roster), "event": "rehearsal",
+              "datasetSamples": str(settings.dataset_samples),
+              "samplesPerSecond": str(settings.samples_per_second),
+              "edgeRequestsPerSecond": str(settings.requests_per_second),
+              "leaderboardMinSuccesses": str(settings.min_successes)}
+    build_for_config(config)  # the data set and baseline the program uploads; cached
+    return run_program(config, stack="rehearsal", program=program_path)
 
 
 class Tap:

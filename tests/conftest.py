@@ -14,6 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "handlers")]
 
 from tools.mock_program import Program, run_program  # noqa: E402
+from training.build import build_for_config  # noqa: E402
 
 # A small data set keeps each evaluation fast; tests about the data set set their own.
 DEFAULT_CONFIG = {"datasetSamples": "2000"}
@@ -34,7 +35,9 @@ def program(tmp_path) -> RunProgram:
         roster_file = tmp_path / "participants.yaml"
         roster_file.write_text(yaml.safe_dump({"participants": roster or DEFAULT_ROSTER},
                                                allow_unicode=True), encoding="utf-8")
-        return run_program({**DEFAULT_CONFIG, "roster": str(roster_file), **config})
+        config = {**DEFAULT_CONFIG, "roster": str(roster_file), **config}
+        build_for_config(config, say=lambda _: None)  # what `make artifacts` builds; cached
+        return run_program(config)
 
     return run
 

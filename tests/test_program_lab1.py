@@ -71,7 +71,7 @@ def test_every_participant_gets_the_complete_lab1_pipeline(program):
 
 def test_resources_sit_in_one_lab1_component_per_participant(program):
     declared = program()
-    components = declared.of_type("mlworkshop:lab1:SampleCollection")
+    components = declared.of_type("workshop:lab1:SampleCollection")
     assert sorted(c.name for c in components) == sorted(f"{p}-lab1" for p in IDS)
     for participant in IDS:
         component = declared.named(f"{participant}-lab1")
@@ -317,7 +317,7 @@ def test_bad_config_fails_before_any_resource_is_declared_and_lists_every_proble
         program(event="AIM 368", samplesPerSecond="fast", firehoseBufferSeconds=901,
                 logRetentionDays=4, feedEnabled="yes", fireHoseBufferMB=1)
     problems = caught.value.problems
-    assert problems[0] == "unknown setting 'fireHoseBufferMB'"
+    assert problems[0] == "unknown setting 'fireHoseBufferMB'; did you mean 'firehoseBufferMB'?"
     assert [p.split("=")[0] for p in problems[1:]] == [
         "event", "samplesPerSecond", "feedEnabled", "firehoseBufferSeconds", "logRetentionDays"]
     assert last_run().resources == []
@@ -329,15 +329,16 @@ def test_the_event_name_prefixes_everything(program):
     assert only(declared, FUNCTION, "ada-lovelace").inputs["name"] == "reinvent-ada-lovelace-collect"
 
 
-def test_pulumi_yaml_declares_every_setting_with_the_same_type_and_default():
-    from event.config import SETTINGS
+def test_every_pulumi_yaml_setting_has_a_rule_and_a_typed_section_field_and_vice_versa():
+    from event.config import RULES, section_fields, schema_problems
     schema = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
     kinds = {str: "string", int: "integer", bool: "boolean"}
-    assert set(schema) == {s.key for s in SETTINGS}
-    for setting in SETTINGS:
-        assert schema[setting.key]["type"] == kinds[setting.kind], setting.key
-        assert schema[setting.key]["default"] == setting.default, setting.key
-        assert schema[setting.key]["description"], setting.key
+    assert schema_problems(schema) == []
+    fields = {f.key: f for f in section_fields()}
+    assert set(schema) == set(RULES) == set(fields)
+    for key, declared in schema.items():
+        assert declared["type"] == kinds[fields[key].kind], key
+        assert declared["type"] == kinds[type(declared["default"])], key
 
 
 def test_no_declared_resource_or_argument_is_deprecated(program, monkeypatch):

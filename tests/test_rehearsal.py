@@ -43,9 +43,9 @@ def test_a_short_event_runs_end_to_end(settings, tmp_path):
 def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):
     broken = tmp_path / "__main__.py"
     source = PROGRAM.read_text()
-    assert "sample_topic_arn=feed.topic.arn" in source
-    broken.write_text(source.replace("sample_topic_arn=feed.topic.arn",
-                                     "sample_topic_arn=feed.undelivered.arn"))
+    assert "sample_topic_arn=feed.topic_arn" in source
+    broken.write_text(source.replace("sample_topic_arn=feed.topic_arn",
+                                     "sample_topic_arn=feed.undelivered_queue_arn"))
     shutil.copy(PROGRAM.parent / "participants.yaml", tmp_path / "participants.yaml")
     with pytest.raises(WiringError) as caught:
         rehearse(settings, tmp_path / "out", program_path=broken)

@@ -17,16 +17,15 @@ from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime.settings import ROOT, SETTINGS
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import run_in_stack
+
+from event.config import DEFAULT_REGION
+from tools.pulumi_internals import deserialize_properties, reset_stack, sync_await
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
 PROJECT = "ml-workshop"
 ACCOUNT = "111111111111"
-REGION = "us-east-1"
 PROVIDER_TYPE = "pulumi:providers:aws"
 
 # How the fake provider builds ARNs: resource type -> template over region, account, name.
@@ -121,9 +120,11 @@ class Program:
 
 
 class _CloudMocks(pulumi_mocks.Mocks):
-    """Plays the AWS provider: ids, auto-names and ARNs, in the provider's account."""
+    """Plays the AWS provider: ids, auto-names and ARNs, in the provider's account and the
+    stack's region."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str = DEFAULT_REGION) -> None:
+        self.region = region
         self.provider_accounts: dict[str, str] = {}
 
     def _account(self, provider: Optional[str]) -> str:
@@ -140,22 +141,22 @@ class _CloudMocks(pulumi_mocks.Mocks):
         physical = state.get(name_property, args.name)
         template = ARN_TEMPLATES.get(args.typ)
         if template:
-            state["arn"] = template.format(region=REGION, account=self._account(args.provider),
+            state["arn"] = template.format(region=self.region, account=self._account(args.provider),
                                            name=physical)
         if args.typ == "aws:sqs/queue:Queue":
-            state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
+            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{physical}"
         if args.typ == "aws:apigateway/restApi:RestApi":
             state["rootResourceId"] = f"{physical}-root"
-            state["executionArn"] = (f"arn:aws:execute-api:{REGION}:{self._account(args.provider)}:"
-                                     f"{physical}-id")
+            state["executionArn"] = (f"arn:aws:execute-api:{self.region}:"
+                                     f"{self._account(args.provider)}:{physical}-id")
         if args.typ == "aws:lambda/functionUrl:FunctionUrl":
             url_id = hashlib.sha1(args.name.encode()).hexdigest()[:12]
-            state["functionUrl"] = f"https://{url_id}.lambda-url.{REGION}.on.aws/"
+            state["functionUrl"] = f"https://{url_id}.lambda-url.{self.region}.on.aws/"
         if args.typ == "aws:apigateway/stage:Stage":
-            state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{REGION}.amazonaws.com/"
+            state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{self.region}.amazonaws.com/"
                                   f"{state['stageName']}")
         if args.typ == "aws:cloudwatch/logStream:LogStream":
-            state["arn"] = (f"arn:aws:logs:{REGION}:{self._account(args.provider)}:log-group:"
+            state["arn"] = (f"arn:aws:logs:{self.region}:{self._account(args.provider)}:log-group:"
                             f"{state['logGroupName']}:log-stream:{physical}")
         return f"{physical}-id", state
 
@@ -166,12 +167,12 @@ class _CloudMocks(pulumi_mocks.Mocks):
                     "userId": "AIDAORGANIZER", "id": account}
         if args.token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
             registry = "683313688378"  # sagemaker-xgboost's registry in us-east-1
-            path = (f"{registry}.dkr.ecr.{args.args.get('region') or REGION}.amazonaws.com/"
+            path = (f"{registry}.dkr.ecr.{args.args.get('region') or self.region}.amazonaws.com/"
                     f"{args.args['repositoryName']}:{args.args.get('imageTag', 'latest')}")
             return {"registryPath": path, "registryId": registry, "id": registry,
                     "repositoryName": args.args["repositoryName"]}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION, "id": REGION}
+            return {"name": self.region, "region": self.region, "id": self.region}
         raise NotImplementedError(f"the mock cloud does not answer {args.token}")
 
 
@@ -187,7 +188,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = deserialize_properties(request.object)
         urn = response.urn
         if request.type == PROVIDER_TYPE:
             roles = inputs.get("assumeRoles") or []
@@ -205,7 +206,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
-            self.program.outputs = rpc.deserialize_properties(request.outputs)
+            self.program.outputs = deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -217,17 +218,15 @@ def run_program(config: dict[str, str], stack: str = "test",
     """
     global _last
     asyncio.set_event_loop(asyncio.new_event_loop())
-    cloud = _CloudMocks()
+    cloud = _CloudMocks(region=str(config.get("aws:region") or DEFAULT_REGION))
     monitor = _RecordingMonitor(cloud)
     _last = monitor.program
     pulumi.runtime.set_all_config({f"{PROJECT}:{k}" if ":" not in k else k: str(v)
                                    for k, v in config.items()})
     pulumi_mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    ROOT.set(None)  # set_mocks made a stack of its own; run_in_stack makes the real one
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
+    reset_stack()  # set_mocks made a stack of its own; run_in_stack makes the real one
     run: Callable[[], Any] = lambda: runpy.run_path(str(program), run_name="__main__")
-    _sync_await(run_in_stack(run))
+    sync_await(run_in_stack(run))
     return monitor.program
 
 

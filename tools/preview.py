@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
+import pulumi
+
 from event.config import ConfigError
 from event.roster import RosterError
 from tools.mock_program import run_program
@@ -22,7 +24,7 @@ def main(argv: list[str]) -> int:
     config = dict(arg.split("=", 1) for arg in argv)  # e.g. event=reinvent
     try:
         declared = run_program(config, stack="preview")
-    except (RosterError, ConfigError) as error:
+    except (RosterError, ConfigError, pulumi.RunError) as error:
         print(error, file=sys.stderr)
         return 2
     participants = declared.outputs["participants"]

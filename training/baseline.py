@@ -18,12 +18,9 @@ from pathlib import Path
 
 import xgboost
 
-from training import dataset, local
+from training import artifacts, dataset, local
+from training.artifacts import ARCHIVE, CONTAINER_VERSION, MODEL_FILE, REPORT
 from training.hyperparameters import SENSIBLE
-
-CONTAINER_VERSION = "1.7-1"  # SageMaker's built-in XGBoost image tag
-MODEL_FILE = "xgboost-model"
-ARCHIVE = "model.tar.gz"
 
 
 def writes_container_compatible_models(version: str = xgboost.__version__) -> bool:
@@ -53,13 +50,13 @@ def package(booster: xgboost.Booster, path: Path) -> Path:
 
 
 def build(files: dataset.DatasetFiles, seed: int,
-          cache_dir: Path = dataset.CACHE_DIR) -> tuple[Path, dict]:
+          cache_dir: Path | None = None) -> tuple[Path, dict]:
     """(model.tar.gz, report) for the data set, trained once and cached."""
     if not writes_container_compatible_models():
         raise RuntimeError(f"xgboost {xgboost.__version__} writes models that SageMaker's "
                            f"XGBoost {CONTAINER_VERSION} container mis-reads; use xgboost<3.1")
-    folder = cache_dir / f"baseline-{files.key}-{seed}"
-    archive, report_path = folder / ARCHIVE, folder / "report.json"
+    folder = (cache_dir or artifacts.CACHE_DIR) / artifacts.baseline_key(files.key, seed)
+    archive, report_path = folder / ARCHIVE, folder / REPORT
     if archive.exists() and report_path.exists():
         return archive, json.loads(report_path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,5 +65,7 @@ def build(files: dataset.DatasetFiles, seed: int,
     package(model.booster, archive)
     report = {"algorithm": "xgboost", "hyperparameters": model.hyperparameters,
               "test_rmse": model.test_rmse, "xgboost": xgboost.__version__}
-    report_path.write_text(json.dumps(report, indent=2))
+    partial = report_path.with_suffix(".partial")  # the report last: it marks the build done
+    partial.write_text(json.dumps(report, indent=2))
+    os.replace(partial, report_path)
     return archive, report

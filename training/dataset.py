@@ -9,7 +9,6 @@ the asset hashes Pulumi compares, stay the same).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +17,10 @@ import numpy as np
 import pandas as pd
 
 from handlers import fc_samples
+from training import artifacts
+from training.artifacts import TEST_FILE, TRAIN_FILE, generator_version  # noqa: F401
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-CACHE_DIR = PROJECT_DIR / ".cache"
-TRAIN_FILE, TEST_FILE = "TrainSamples.csv", "TestSamples.csv"
 TRAIN_FRACTION = 0.75
-
-
-def generator_version() -> str:
-    source = Path(fc_samples.__file__).read_bytes()
-    return hashlib.sha256(source).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -44,12 +37,12 @@ def _write_csv(path: Path, samples: list) -> None:
     os.replace(partial, path)  # never leave a half-written file under the final name
 
 
-def build(samples: int, seed: int, cache_dir: Path = CACHE_DIR) -> DatasetFiles:
+def build(samples: int, seed: int, cache_dir: Path | None = None) -> DatasetFiles:
     """The data set's two CSV files, generated once per (generator, seed, size)."""
     if samples < 4:
         raise ValueError("the data set needs at least 4 samples")
-    key = f"dataset-{generator_version()}-{seed}-{samples}"
-    folder = cache_dir / key
+    key = artifacts.dataset_key(samples, seed)
+    folder = (cache_dir or artifacts.CACHE_DIR) / key
     files = DatasetFiles(folder / TRAIN_FILE, folder / TEST_FILE, key)
     if files.train.exists() and files.test.exists():
         return files

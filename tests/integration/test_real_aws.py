@@ -55,6 +55,8 @@ def deployed_stack(tmp_path):
     stack = auto.create_or_select_stack(stack_name=event, work_dir=str(PROJECT_DIR),
                                         opts=workspace)
     region = boto3.Session().region_name or "us-east-1"
+    from training.build import build_for_config
+    build_for_config({})  # the default data set and baseline the program uploads; cached
     for key, value in {"ml-workshop:event": event, "ml-workshop:roster": str(roster),
                        "ml-workshop:feedEnabled": "false",
                        "ml-workshop:firehoseBufferSeconds": "0", "aws:region": region}.items():

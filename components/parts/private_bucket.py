@@ -7,7 +7,8 @@ from typing import Any, Callable, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components.parts import iam
+from components.parts.options import child_of
 
 
 Statements = Callable[[aws.s3.Bucket], Sequence[dict[str, Any]]]
@@ -19,7 +20,7 @@ def private_bucket(logical: str, parent: pulumi.Resource,
 
     `extra_statements(bucket)` adds statements to the bucket policy.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    child = child_of(parent)
     bucket = aws.s3.Bucket(logical, force_destroy=True, opts=child)
     aws.s3.BucketPublicAccessBlock(
         f"{logical}-no-public-access", bucket=bucket.id,
