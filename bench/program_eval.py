@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR)]
+from tools.mock_program import run_program
 
-from tools.mock_program import run_program  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 SIZES = (10, 100, 300)

@@ -17,7 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.lambda_function import FunctionSpec, declare_function
+from components.parts.lambda_function import FunctionSpec, declare_function
+from handlers import edge_traffic, leaderboard
 
 RUN_PERIOD_SECONDS = 60
 TARGETS_PER_RULE = 5  # EventBridge's limit
@@ -99,15 +100,15 @@ class LiveScoring(pulumi.ComponentResource):
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-fc-edge", function_name=f"{args.event}-fc-edge",
-            module="edge_traffic", shared_modules=("fc_samples", "scoring"),
+            module=edge_traffic,
             statements=[iam.allow(["dynamodb:UpdateItem"], [self.table.arn])],
-            environment={
-                "TABLE_NAME": self.table.name, "EVENT": args.event,
-                "REQUESTS_PER_SECOND": str(args.requests_per_second),
-                "PERIOD_SECONDS": str(RUN_PERIOD_SECONDS), "TIMEOUT_MS": str(args.timeout_ms),
-                "PRIVATE_SHARE": str(args.private_share_percent / 100),
-                "FEED_SEED": str(args.feed_seed), "DRIFT_START": args.drift_start,
-                "DRIFT_PROFILE": args.drift_profile},
+            environment=edge_traffic.Settings(
+                table_name=self.table.name, event=args.event,
+                requests_per_second=args.requests_per_second,
+                period_seconds=RUN_PERIOD_SECONDS, timeout_ms=args.timeout_ms,
+                private_share=args.private_share_percent / 100,
+                feed_seed=args.feed_seed, drift_start=args.drift_start,
+                drift_profile=args.drift_profile),
             timeout=RUN_PERIOD_SECONDS + 30, memory_size=1024,
             log_retention_days=args.log_retention_days,
         ), parent=self)
@@ -143,16 +144,14 @@ class LiveScoring(pulumi.ComponentResource):
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
-            module="leaderboard", shared_modules=("scoring",),
+            module=leaderboard,
             statements=[iam.allow(["dynamodb:Query"], [self.table.arn])],
-            environment={
-                "TABLE_NAME": self.table.name, "EVENT": args.event,
-                "WINDOW_MINUTES": str(args.window_minutes),
-                "MIN_SUCCESSES": str(args.min_successes),
-                "HISTORY_MINUTES": str(args.history_minutes),
-                "FAILING_ERROR_RATE": str(FAILING_ERROR_RATE),
-                "REFRESH_SECONDS": str(LEADERBOARD_REFRESH_SECONDS),
-                "REVEAL_PRIVATE": "true" if args.reveal_private else "false"},
+            environment=leaderboard.Settings(
+                table_name=self.table.name, event=args.event,
+                window_minutes=args.window_minutes, min_successes=args.min_successes,
+                history_minutes=args.history_minutes, failing_error_rate=FAILING_ERROR_RATE,
+                refresh_seconds=LEADERBOARD_REFRESH_SECONDS,
+                reveal_private=args.reveal_private),
             timeout=15, memory_size=512,
             # The URL is public: cap what a crowd (or a loop) can make it cost.
             reserved_concurrency=10,

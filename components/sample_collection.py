@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.lambda_function import FunctionSpec, declare_function
+from components.parts.lambda_function import FunctionSpec, declare_function
+from handlers import collect_samples
 from components.private_bucket import private_bucket
 from event.names import ParticipantNames
 
@@ -105,15 +106,14 @@ class SampleCollection(pulumi.ComponentResource):
         declared = declare_function(FunctionSpec(
             logical_name=names.collect_function,
             function_name=names.collect_function,
-            module="collect_samples",
-            shared_modules=("fc_samples",),
+            module=collect_samples,
             statements=[
                 iam.allow(["firehose:PutRecord", "firehose:PutRecordBatch"],
                           [self.delivery_stream.arn]),
                 iam.allow(["sqs:SendMessage"], [args.undelivered_queue_arn]),
             ],
-            environment={"DELIVERY_STREAM_NAME": self.delivery_stream.name,
-                         "PARTICIPANT": names.participant},
+            environment=collect_samples.Settings(
+                delivery_stream_name=self.delivery_stream.name, participant=names.participant),
             log_retention_days=args.log_retention_days,
         ), parent=self)
         aws.lambda_.FunctionEventInvokeConfig(

@@ -16,7 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
-from components.lambda_function import FunctionSpec, declare_function
+from components.parts.lambda_function import FunctionSpec, declare_function
+from handlers import fc_samples, publish_samples
 
 SCHEDULE_PERIOD_SECONDS = 60
 UNDELIVERED_RETENTION_SECONDS = 14 * 24 * 3600
@@ -30,7 +31,7 @@ class SampleFeedArgs:
     seed: int
     log_retention_days: int
     drift_start: str = ""
-    drift_profile: str = "peak-season"
+    drift_profile: str = fc_samples.DEFAULT_DRIFT_PROFILE
     subscriber_accounts: Sequence[str] = ()  # participants' own AWS accounts, if any
 
 
@@ -65,17 +66,16 @@ class SampleFeed(pulumi.ComponentResource):
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-fc-publisher",
             function_name=f"{args.event}-fc-publisher",
-            module="publish_samples",
-            shared_modules=("fc_samples",),
+            module=publish_samples,
             statements=[iam.allow(["sns:Publish"], [self.topic.arn])],
-            environment={
-                "SAMPLE_TOPIC_ARN": self.topic.arn,
-                "SAMPLES_PER_SECOND": str(args.samples_per_second),
-                "PERIOD_SECONDS": str(SCHEDULE_PERIOD_SECONDS),
-                "FEED_SEED": str(args.seed),
-                "DRIFT_START": args.drift_start,
-                "DRIFT_PROFILE": args.drift_profile,
-            },
+            environment=publish_samples.Settings(
+                sample_topic_arn=self.topic.arn,
+                samples_per_second=args.samples_per_second,
+                period_seconds=SCHEDULE_PERIOD_SECONDS,
+                feed_seed=args.seed,
+                drift_start=args.drift_start,
+                drift_profile=args.drift_profile,
+            ),
             timeout=SCHEDULE_PERIOD_SECONDS + 30,
             log_retention_days=args.log_retention_days,
         ), parent=self)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "handlers")]
+from tools.mock_program import Program, run_program
 
-from tools.mock_program import Program, run_program  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # A small data set keeps each evaluation fast; tests about the data set set their own.
 DEFAULT_CONFIG = {"datasetSamples": "2000"}

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-import fc_samples
-from fc_samples import COLUMNS, NOISE_FLOOR_RMSE, Sample, SampleError, decode, encode, generate
+from handlers import fc_samples
+from handlers.fc_samples import COLUMNS, NOISE_FLOOR_RMSE, Sample, SampleError, decode, encode, generate
 
 
 def test_schema_has_the_label_first_and_twelve_features():

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from components.inference_api import shape_hash
+from handlers import live_inference
 
 REST_API = "aws:apigateway/restApi:RestApi"
 STAGE = "aws:apigateway/stage:Stage"
@@ -68,9 +69,9 @@ def test_each_stage_variable_names_that_participants_own_function(program):
         stage, function = only(resources, STAGE), only(resources, FUNCTION)
         assert stage.inputs["variables"] == {"function": function.inputs["name"]}
         assert function.inputs["name"] == f"aim368-{pid(i)}-inference"
-        assert function.inputs["handler"] == "live_inference.handler"
-        assert function.inputs["environment"]["variables"] == {
-            "ENDPOINT_NAME": f"aim368-{pid(i)}-endpoint", "PARTICIPANT": pid(i)}
+        assert function.inputs["handler"] == "handlers.live_inference.handler"
+        assert function.inputs["environment"]["variables"] == live_inference.Settings(
+            endpoint_name=f"aim368-{pid(i)}-endpoint", participant=pid(i)).to_environment()
 
 
 def test_the_permission_lets_exactly_their_api_stage_and_path_invoke(program):

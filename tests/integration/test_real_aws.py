@@ -67,7 +67,7 @@ def deployed_stack(tmp_path):
 
 
 def test_a_published_sample_lands_in_the_participants_bucket(deployed_stack):
-    import fc_samples
+    from handlers import fc_samples
 
     topic_arn = deployed_stack["sample_topic_arn"].value
     bucket = deployed_stack["participants"].value["integration-tester"]["bucket"]
