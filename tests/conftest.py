@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
 import yaml
 
+from tests.kit import DEFAULT_ROSTER
 from tools.mock_program import Program, run_program
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # A small data set keeps each evaluation fast; tests about the data set set their own.
 DEFAULT_CONFIG = {"datasetSamples": "2000"}
-DEFAULT_ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}, {"name": "Alan Turing"}]
 
 RunProgram = Callable[..., Program]
 
@@ -35,17 +32,6 @@ def program(tmp_path) -> RunProgram:
         return run_program({**DEFAULT_CONFIG, "roster": str(roster_file), **config})
 
     return run
-
-
-def create_scores_table():
-    """The edge's scores table, as the program declares it, in moto (inside mock_aws)."""
-    import boto3
-    return boto3.resource("dynamodb").create_table(
-        TableName="scores", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
-                   {"AttributeName": "participant", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
-                              {"AttributeName": "participant", "AttributeType": "S"}])
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from moto import mock_aws
 
-from tests.conftest import create_scores_table
-
 from handlers import edge_traffic, fc_samples, scoring
+from tests.kit import create_scores_table
 
 RATE, PERIOD, TIMEOUT_S = 5, 3, 0.5
 PREDICTION = 5000.0
@@ -236,6 +235,6 @@ def test_drift_switches_the_generator_at_its_start():
     start = "2026-11-26T11:00:00Z"
     before = datetime(2026, 11, 26, 10, 59, tzinfo=timezone.utc)
     after = datetime(2026, 11, 26, 11, 0, tzinfo=timezone.utc)
-    assert fc_samples.profile_at(before, start, "peak-season") == "normal"
-    assert fc_samples.profile_at(after, start, "peak-season") == "peak-season"
-    assert fc_samples.profile_at(after, "", "peak-season") == "normal"
+    assert fc_samples.profile_at(before, start, fc_samples.PEAK_SEASON) == fc_samples.NORMAL
+    assert fc_samples.profile_at(after, start, fc_samples.PEAK_SEASON) == fc_samples.PEAK_SEASON
+    assert fc_samples.profile_at(after, "", fc_samples.PEAK_SEASON) == fc_samples.NORMAL

@@ -7,9 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from moto import mock_aws
 
-from tests.conftest import create_scores_table
-
 from handlers import edge_traffic, leaderboard, scoring
+from tests.kit import create_scores_table
 
 NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=timezone.utc)
 SETTINGS = leaderboard.Settings(table_name="scores", event="aim368", window_minutes=5,

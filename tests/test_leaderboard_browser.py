@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from handlers import edge_traffic, leaderboard, scoring
-from tests.conftest import PROJECT_DIR, create_scores_table
+from tests.kit import PROJECT_DIR, create_scores_table
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

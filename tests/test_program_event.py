@@ -6,19 +6,11 @@ import re
 
 import pytest
 
-from handlers import edge_traffic, fc_samples, leaderboard, scoring
 from components import dashboard
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
-
-RULE = "aws:cloudwatch/eventRule:EventRule"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-FUNCTION = "aws:lambda/function:Function"
-
-
-def roster(n):
-    return [{"name": f"Participant {i:03d}"} for i in range(n)]
+from handlers import edge_traffic, fc_samples, leaderboard, scoring
+from tests.kit import ALARM, FUNCTION, RULE, SUBSCRIPTION, TARGET, roster
 
 
 def edge_rules(declared):
@@ -180,7 +172,7 @@ def test_each_participant_gets_an_error_rate_and_an_rmse_alarm(program):
 
 
 def test_alarms_are_emailed_only_when_configured(program):
-    subscriptions = lambda d: [s for s in d.of_type("aws:sns/topicSubscription:TopicSubscription")  # noqa: E731
+    subscriptions = lambda d: [s for s in d.of_type(SUBSCRIPTION)  # noqa: E731
                                if s.inputs["protocol"] == "email"]
     assert subscriptions(program(roster(1))) == []
     [email] = subscriptions(program(roster(1), alarmEmail="organizer@example.com"))

@@ -13,17 +13,20 @@ import yaml
 from event.config import ConfigError
 from event.roster import RosterError
 from handlers import collect_samples, fc_samples, publish_samples
-from tests.conftest import PROJECT_DIR
-
-BUCKET = "aws:s3/bucket:Bucket"
-STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
-FUNCTION = "aws:lambda/function:Function"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-PERMISSION = "aws:lambda/permission:Permission"
-PROVIDER = "pulumi:providers:aws"
+from tests import kit
+from tests.kit import (
+    BUCKET,
+    FUNCTION,
+    IDS,
+    PERMISSION,
+    PROJECT_DIR,
+    PROVIDER,
+    ROLE,
+    ROLE_POLICY,
+    STREAM,
+    SUBSCRIPTION,
+    TOPIC,
+)
 
 LAB1_RESOURCES = Counter({
     BUCKET: 1,
@@ -40,7 +43,6 @@ LAB1_RESOURCES = Counter({
     PERMISSION: 1,
     SUBSCRIPTION: 1,
 })
-IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
 
 
 def comparable(inputs) -> str:
@@ -55,8 +57,7 @@ def lab1(program, participant):
 
 
 def only(program, type_token, participant):
-    [resource] = [r for r in lab1(program, participant) if r.type == type_token]
-    return resource
+    return kit.only(lab1(program, participant), type_token)
 
 
 def policies_of(program, participant):
