@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from handlers import clients, fc_samples
 from handlers.environment import Environment
