@@ -22,7 +22,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_DIR
+from tests.kit import PROJECT_DIR
 
 
 def _missing_prerequisite() -> str | None:
