@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import sys
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR / "handlers"), str(PROJECT_DIR)]
+from handlers import edge_traffic, fc_samples, scoring
 
-import edge_traffic  # noqa: E402
-import fc_samples  # noqa: E402
-import scoring  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 SIZES, RATE, PERIOD, TIMEOUT_S = (10, 50, 200), 5, 10, 2.0
 STUB_LATENCIES_MS = (0, 50)  # at once, and like a real endpoint behind API Gateway

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "handlers")]
-
-import fc_samples  # noqa: E402
+from handlers import fc_samples
 
 SIZE = 1_000_000
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sys
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR / "handlers")]
+from handlers import live_inference
 
-import live_inference  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 REQUESTS = 20_000
 EVENT = {"queryStringParameters": {"features": "5100,200,100,50,1,300,700,300,200,400,50,40"}}
-ENV = {"ENDPOINT_NAME": "aim368-ada-endpoint", "PARTICIPANT": "ada"}
+SETTINGS = live_inference.Settings(endpoint_name="aim368-ada-endpoint", participant="ada")
 ANSWERS = {"XGBoost (CSV)": b"6543.21\n",
            "Linear Learner (JSON score)": b'{"predictions": [{"score": 6543.21}]}',
            "k-NN (JSON predicted_label)": b'{"predictions": [{"predicted_label": 6543.21}]}'}
@@ -55,9 +53,9 @@ def main() -> list[dict]:
     for name, body in ANSWERS.items():
         client = InstantEndpoint(body)
         with contextlib.redirect_stdout(io.StringIO()):
-            answer = live_inference.handle(EVENT, ENV, client=client)
+            answer = live_inference.handle(EVENT, SETTINGS, client=client)
         assert json.loads(answer["body"]) == {"duration_ms": 6543.21}
-        us = min(_per_request_us(lambda: live_inference.handle(EVENT, ENV, client=client))
+        us = min(_per_request_us(lambda: live_inference.handle(EVENT, SETTINGS, client=client))
                  for _ in range(3))
         rows.append({"answer": name, "handler_us": round(us, 1), "bare_us": round(bare, 2),
                      "ratio": round(us / bare, 1)})

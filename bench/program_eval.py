@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR)]
+from tools.mock_program import run_program
 
-from tools.mock_program import run_program  # noqa: E402
-from training.build import build_for_config  # noqa: E402
+from training.build import build_for_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 SIZES = (10, 100, 300)

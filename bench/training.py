@@ -13,12 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR)]
+from handlers import fc_samples
+from training import dataset, local
+from training.hyperparameters import SENSIBLE
 
-from handlers import fc_samples  # noqa: E402
-from training import dataset, local  # noqa: E402
-from training.hyperparameters import SENSIBLE  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 SAMPLES, SEED = 2_000_000, 368
 RESULTS = PROJECT_DIR / "bench" / "results"

@@ -16,10 +16,11 @@ import pulumi_aws as aws
 
 from components.inference_api import (RESOURCE_PATH, STAGE_VARIABLE, ApiTarget, InferenceApi,
                                       InferenceApiArgs)
-from components.lambda_function import FunctionSpec, declare_function
 from components.parts import iam
+from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of, invoke_of
 from event.config import InferenceConfig, LogsConfig
+from handlers import live_inference
 from event.names import ParticipantNames
 
 INFERENCE_TIMEOUT_SECONDS = 10
@@ -76,10 +77,10 @@ class LiveInference(pulumi.ComponentResource):
         return declare_function(FunctionSpec(
             logical_name=names.inference_function,
             function_name=names.inference_function,
-            module="live_inference",
-            shared_modules=("fc_samples",),
+            module=live_inference,
             statements=[iam.allow(["sagemaker:InvokeEndpoint"], [endpoint_arn])],
-            environment={"ENDPOINT_NAME": names.endpoint, "PARTICIPANT": names.participant},
+            environment=live_inference.Settings(endpoint_name=names.endpoint,
+                                                participant=names.participant),
             timeout=INFERENCE_TIMEOUT_SECONDS,
             log_retention_days=args.logs.retention_days,
         ), parent=self).function

@@ -16,10 +16,11 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.lambda_function import FunctionSpec, declare_function
 from components.parts import iam
+from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of
 from event.config import DriftConfig, EdgeConfig, FeedConfig, LeaderboardConfig, LogsConfig
+from handlers import edge_traffic, leaderboard
 
 RUN_PERIOD_SECONDS = 60
 TARGETS_PER_RULE = 5  # EventBridge's limit
@@ -94,15 +95,15 @@ class LiveScoring(pulumi.ComponentResource):
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-fc-edge", function_name=f"{args.event}-fc-edge",
-            module="edge_traffic", shared_modules=("fc_samples", "scoring"),
+            module=edge_traffic,
             statements=[iam.allow(["dynamodb:UpdateItem"], [self._table.arn])],
-            environment={
-                "TABLE_NAME": self._table.name, "EVENT": args.event,
-                "REQUESTS_PER_SECOND": str(args.edge.requests_per_second),
-                "PERIOD_SECONDS": str(RUN_PERIOD_SECONDS), "TIMEOUT_MS": str(args.edge.timeout_ms),
-                "PRIVATE_SHARE": str(args.edge.private_share_percent / 100),
-                "FEED_SEED": str(args.feed.seed), "DRIFT_START": args.drift.start,
-                "DRIFT_PROFILE": args.drift.profile},
+            environment=edge_traffic.Settings(
+                table_name=self._table.name, event=args.event,
+                requests_per_second=args.edge.requests_per_second,
+                period_seconds=RUN_PERIOD_SECONDS, timeout_ms=args.edge.timeout_ms,
+                private_share=args.edge.private_share_percent / 100,
+                feed_seed=args.feed.seed, drift_start=args.drift.start,
+                drift_profile=args.drift.profile),
             timeout=RUN_PERIOD_SECONDS + 30, memory_size=1024,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
@@ -138,16 +139,16 @@ class LiveScoring(pulumi.ComponentResource):
         args = self._args
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
-            module="leaderboard", shared_modules=("scoring",),
+            module=leaderboard,
             statements=[iam.allow(["dynamodb:Query"], [self._table.arn])],
-            environment={
-                "TABLE_NAME": self._table.name, "EVENT": args.event,
-                "WINDOW_MINUTES": str(args.leaderboard.window_minutes),
-                "MIN_SUCCESSES": str(args.leaderboard.min_successes),
-                "HISTORY_MINUTES": str(args.leaderboard.history_minutes),
-                "FAILING_ERROR_RATE": str(FAILING_ERROR_RATE),
-                "REFRESH_SECONDS": str(LEADERBOARD_REFRESH_SECONDS),
-                "REVEAL_PRIVATE": "true" if args.leaderboard.reveal_private else "false"},
+            environment=leaderboard.Settings(
+                table_name=self._table.name, event=args.event,
+                window_minutes=args.leaderboard.window_minutes,
+                min_successes=args.leaderboard.min_successes,
+                history_minutes=args.leaderboard.history_minutes,
+                failing_error_rate=FAILING_ERROR_RATE,
+                refresh_seconds=LEADERBOARD_REFRESH_SECONDS,
+                reveal_private=args.leaderboard.reveal_private),
             timeout=15, memory_size=512,
             # The URL is public: cap what a crowd (or a loop) can make it cost.
             reserved_concurrency=10,

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.lambda_function import FunctionSpec, declare_function
 from components.parts import iam
+from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of
 from components.parts.private_bucket import private_bucket
 from event.config import CollectionConfig, LogsConfig
+from handlers import collect_samples
 from event.names import ParticipantNames
 
 SAMPLES_PREFIX = "samples/"
@@ -109,15 +110,14 @@ class SampleCollection(pulumi.ComponentResource):
         declared = declare_function(FunctionSpec(
             logical_name=names.collect_function,
             function_name=names.collect_function,
-            module="collect_samples",
-            shared_modules=("fc_samples",),
+            module=collect_samples,
             statements=[
                 iam.allow(["firehose:PutRecord", "firehose:PutRecordBatch"],
                           [self._delivery_stream.arn]),
                 iam.allow(["sqs:SendMessage"], [args.undelivered_queue_arn]),
             ],
-            environment={"DELIVERY_STREAM_NAME": self._delivery_stream.name,
-                         "PARTICIPANT": names.participant},
+            environment=collect_samples.Settings(
+                delivery_stream_name=self._delivery_stream.name, participant=names.participant),
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         aws.lambda_.FunctionEventInvokeConfig(

@@ -15,10 +15,11 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.lambda_function import FunctionSpec, declare_function
 from components.parts import iam
+from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of, invoke_of
 from event.config import DriftConfig, FeedConfig, LogsConfig
+from handlers import publish_samples
 
 SCHEDULE_PERIOD_SECONDS = 60
 UNDELIVERED_RETENTION_SECONDS = 14 * 24 * 3600
@@ -71,17 +72,16 @@ class SampleFeed(pulumi.ComponentResource):
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-fc-publisher",
             function_name=f"{args.event}-fc-publisher",
-            module="publish_samples",
-            shared_modules=("fc_samples",),
+            module=publish_samples,
             statements=[iam.allow(["sns:Publish"], [self._topic.arn])],
-            environment={
-                "SAMPLE_TOPIC_ARN": self._topic.arn,
-                "SAMPLES_PER_SECOND": str(args.feed.samples_per_second),
-                "PERIOD_SECONDS": str(SCHEDULE_PERIOD_SECONDS),
-                "FEED_SEED": str(args.feed.seed),
-                "DRIFT_START": args.drift.start,
-                "DRIFT_PROFILE": args.drift.profile,
-            },
+            environment=publish_samples.Settings(
+                sample_topic_arn=self._topic.arn,
+                samples_per_second=args.feed.samples_per_second,
+                period_seconds=SCHEDULE_PERIOD_SECONDS,
+                feed_seed=args.feed.seed,
+                drift_start=args.drift.start,
+                drift_profile=args.drift.profile,
+            ),
             timeout=SCHEDULE_PERIOD_SECONDS + 30,
             log_retention_days=args.logs.retention_days,
         ), parent=self)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-import fc_samples
-from log import log
+from handlers import clients, fc_samples
+from handlers.environment import Environment
+from handlers.log import log
 
 MAX_BATCH_RECORDS = 500  # PutRecordBatch limits
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -28,18 +29,18 @@ RETRYABLE_ERRORS = {"ServiceUnavailableException", "ThrottlingException", "Inter
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                        connect_timeout=2, read_timeout=5)
 
-_firehose = None
-
-
 class DeliveryError(RuntimeError):
     """Firehose kept rejecting some samples; raised so Lambda retries the invocation."""
 
 
+@dataclass(frozen=True)
+class Settings(Environment):
+    delivery_stream_name: str  # the participant's Firehose stream
+    participant: Optional[str] = None  # for the log line
+
+
 def firehose_client():
-    global _firehose
-    if _firehose is None:
-        _firehose = boto3.client("firehose", config=CLIENT_CONFIG)
-    return _firehose
+    return clients.client("firehose", CLIENT_CONFIG)
 
 
 def _sample_row(record: Any) -> str:
@@ -100,12 +101,12 @@ def deliver(stream: str, rows: list[str], client=None,
 
 
 def handler(event: dict, context: Optional[Any] = None) -> dict:
-    return handle(event, os.environ)
+    return handle(event, Settings.from_environment(os.environ))
 
 
-def handle(event: dict, env: Mapping[str, str], client=None) -> dict:
-    """One SNS invocation, for the function whose environment is `env`."""
-    stream = env["DELIVERY_STREAM_NAME"]
+def handle(event: dict, settings: Settings, client=None) -> dict:
+    """One SNS invocation, for the function whose settings are `settings`."""
+    stream = settings.delivery_stream_name
     rows, rejected = [], 0
     for position, record in enumerate(event.get("Records") or []):
         try:
@@ -117,5 +118,5 @@ def handle(event: dict, env: Mapping[str, str], client=None) -> dict:
                 message=str(message)[:200] if message is not None else None)
     attempts = deliver(stream, rows, client=client) if rows else 0
     summary = {"forwarded": len(rows), "rejected": rejected, "attempts": attempts}
-    log("collected", participant=env.get("PARTICIPANT"), stream=stream, **summary)
+    log("collected", participant=settings.participant, stream=stream, **summary)
     return summary

@@ -1,7 +1,7 @@
 """The FC's edge computer: calls every participant's live inference URL and scores it.
 
 EventBridge runs one invocation per shard of participants every minute; the shard's
-targets come in the event. For PERIOD_SECONDS it sends REQUESTS_PER_SECOND requests per
+targets come in the event. For `period_seconds` it sends `requests_per_second` requests per
 participant, paced on a fixed plan, each with a fresh sample's 12 features, and scores
 the answer against the sample's true duration. Everyone gets the same samples at the
 same moments, so scores compare fairly.
@@ -29,17 +29,31 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import boto3
 
-import fc_samples
-import scoring
-from log import log
+from handlers import fc_samples, scoring
+from handlers.environment import Environment
+from handlers.log import log
 
 ITEM_DAYS = 14
 Fetch = Callable[[str, float], tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class Settings(Environment):
+    table_name: str  # the scores table
+    event: str  # names the CloudWatch namespace
+    requests_per_second: int  # per participant
+    period_seconds: int  # one run's length, the schedule's period
+    timeout_ms: int  # per request
+    private_share: float  # of requests scored on the private split, 0-1
+    feed_seed: int  # with the minute, seeds the run's samples (the same for everyone)
+    drift_start: str = ""  # ISO 8601; the FC drifts from then on, if set
+    drift_profile: str = fc_samples.DEFAULT_DRIFT_PROFILE
 
 
 class Unreachable(Exception):
@@ -206,28 +220,27 @@ def metrics_line(event: str, participant: str, aggregate: dict, timestamp_ms: in
 
 
 def handler(event: dict, context: Any = None) -> dict:
-    return handle(event, os.environ)
+    return handle(event, Settings.from_environment(os.environ))
 
 
-def handle(event: dict, env: Mapping[str, str], table=None, fetcher: Fetch = fetch) -> dict:
-    """One scheduled run for one shard, for the function whose environment is `env`."""
+def handle(event: dict, settings: Settings, table=None, fetcher: Fetch = fetch) -> dict:
+    """One scheduled run for one shard, for the function whose settings are `settings`."""
     targets = event["targets"]
-    rate, period = int(env["REQUESTS_PER_SECOND"]), int(env["PERIOD_SECONDS"])
+    rate, period = settings.requests_per_second, settings.period_seconds
     now = datetime.now(timezone.utc)
     minute = minute_of(now)
-    profile = fc_samples.profile_at(now, env.get("DRIFT_START", ""),
-                                    env.get("DRIFT_PROFILE", "peak-season"))
-    seed = int(hashlib.sha256(f"{env['FEED_SEED']}:{minute}".encode()).hexdigest()[:12], 16)
+    profile = fc_samples.profile_at(now, settings.drift_start, settings.drift_profile)
+    seed = int(hashlib.sha256(f"{settings.feed_seed}:{minute}".encode()).hexdigest()[:12], 16)
     samples = fc_samples.generate(rate * period, seed, profile)
-    share = float(env["PRIVATE_SHARE"])
+    share = settings.private_share
     private = [is_private(seed, k, share) for k in range(len(samples))]
-    shard = Shard(targets, rate, period, int(env["TIMEOUT_MS"]) / 1000, samples, private,
+    shard = Shard(targets, rate, period, settings.timeout_ms / 1000, samples, private,
                   fetcher)
     aggregates = shard.run()
-    table = table or boto3.resource("dynamodb").Table(env["TABLE_NAME"])
+    table = table or boto3.resource("dynamodb").Table(settings.table_name)
     writes = flush(table, minute, aggregates, int(now.timestamp()) + ITEM_DAYS * 86400)
     for participant, aggregate in aggregates.items():
-        print(metrics_line(env["EVENT"], participant, aggregate, int(now.timestamp() * 1000)),
+        print(metrics_line(settings.event, participant, aggregate, int(now.timestamp() * 1000)),
               flush=True)
     lags = sorted(shard.lags)
     summary = {"shard": event.get("shard"), "minute": minute, "profile": profile,

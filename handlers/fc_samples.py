@@ -140,11 +140,14 @@ class Profile(NamedTuple):
     noise_sd_ms: float
 
 
+NORMAL = "normal"
+# Peak season: heavier items, fuller and more cluttered bins, tired and busier
+# associates, so durations grow in ways a model trained before cannot know.
+PEAK_SEASON = "peak-season"
+DEFAULT_DRIFT_PROFILE = PEAK_SEASON  # what the FC drifts to unless the event says otherwise
 PROFILES = {
-    "normal": Profile(-8.1, 60, 20, 1.0, 0.0, 300.0),
-    # Peak season: heavier items, fuller and more cluttered bins, tired and busier
-    # associates, so durations grow in ways a model trained before cannot know.
-    "peak-season": Profile(-7.5, 85, 28, 1.15, 400.0, 360.0),
+    NORMAL: Profile(-8.1, 60, 20, 1.0, 0.0, 300.0),
+    PEAK_SEASON: Profile(-7.5, 85, 28, 1.15, 400.0, 360.0),
 }
 NOISE_SD_MS = PROFILES["normal"].noise_sd_ms
 

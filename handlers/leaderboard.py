@@ -1,7 +1,7 @@
 """The live leaderboard: a public, read-only Lambda Function URL.
 
 GET /                  a self-contained HTML page (no CDN, fonts or scripts from elsewhere)
-                       that refreshes itself every REFRESH_SECONDS, big enough for a projector
+                       that refreshes itself every `refresh_seconds`, big enough for a projector
 GET /leaderboard.json  the same data
 
 It reads the scores table: one item per (minute, participant) written by the edge, and
@@ -15,17 +15,31 @@ from __future__ import annotations
 import html
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
-import scoring
+from handlers import scoring
+from handlers.environment import Environment
 
 ROSTER = "roster"
 CLOSED_AFTER_MINUTES = 3  # later than this, no edge run still writes to a minute
 _closed_minutes: dict[str, list[dict]] = {}
+
+
+@dataclass(frozen=True)
+class Settings(Environment):
+    table_name: str
+    event: str
+    window_minutes: int  # the live ranking's window
+    history_minutes: int  # how far back the whole-event scores reach
+    min_successes: int  # successful answers needed to be ranked
+    failing_error_rate: float  # above this error rate a participant shows as failing
+    refresh_seconds: int  # the page reloads itself this often
+    reveal_private: bool = False  # rank by the private score over the whole event
 
 
 def minutes_back(now: datetime, count: int) -> list[str]:
@@ -52,14 +66,14 @@ def items_for(table, minute: str, closed: bool) -> list[dict]:
     return items
 
 
-def build(table, env: Mapping[str, str], now: datetime) -> dict:
-    window_minutes = int(env["WINDOW_MINUTES"])
-    history = minutes_back(now, int(env["HISTORY_MINUTES"]))
+def build(table, settings: Settings, now: datetime) -> dict:
+    window_minutes = settings.window_minutes
+    history = minutes_back(now, settings.history_minutes)
     names = {i["participant"]: i.get("name", i["participant"]) for i in _query(table, ROSTER)}
     per_minute = {m: items_for(table, m, closed=n >= CLOSED_AFTER_MINUTES)
                   for n, m in enumerate(history)}
     rows = []
-    failing = float(env["FAILING_ERROR_RATE"])
+    failing = settings.failing_error_rate
     for participant, name in names.items():
         def mine(minutes):
             return [scoring.from_item(i) for m in minutes for i in per_minute[m]
@@ -67,11 +81,11 @@ def build(table, env: Mapping[str, str], now: datetime) -> dict:
         window = scoring.merge(mine(history[:window_minutes]))
         total = scoring.merge(mine(history))
         rows.append(scoring.leaderboard_row(participant, name, window, total, failing))
-    reveal = env.get("REVEAL_PRIVATE", "false") == "true"
-    ranked = scoring.rank(rows, int(env["MIN_SUCCESSES"]),
+    reveal = settings.reveal_private
+    ranked = scoring.rank(rows, settings.min_successes,
                           scoring.FINAL if reveal else scoring.LIVE)
-    return {"event": env["EVENT"], "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "window_minutes": window_minutes, "min_successes": int(env["MIN_SUCCESSES"]),
+    return {"event": settings.event, "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "window_minutes": window_minutes, "min_successes": settings.min_successes,
             "ranking": "final (private score, whole event)" if reveal else
             f"live (public score, last {window_minutes} minutes)",
             "rows": ranked}
@@ -173,7 +187,7 @@ def respond(status: int, body: str, content_type: str) -> dict:
             "headers": {"Content-Type": content_type, "Cache-Control": "max-age=5"}}
 
 
-def handle(event: Mapping[str, Any], env: Mapping[str, str], table,
+def handle(event: Mapping[str, Any], settings: Settings, table,
            now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> dict:
     path = event.get("rawPath") or event.get("path") or "/"
     method = (event.get("requestContext", {}).get("http", {}).get("method")
@@ -181,13 +195,14 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], table,
     if method != "GET":
         return respond(405, json.dumps({"error": "read-only: use GET"}), "application/json")
     if path.rstrip("/").endswith("leaderboard.json"):
-        return respond(200, json.dumps(build(table, env, now())), "application/json")
+        return respond(200, json.dumps(build(table, settings, now())), "application/json")
     if path in ("/", "", "/index.html"):
-        return respond(200, page(build(table, env, now()), int(env["REFRESH_SECONDS"])),
+        return respond(200, page(build(table, settings, now()), settings.refresh_seconds),
                        "text/html; charset=utf-8")
     return respond(404, json.dumps({"error": f"no page {path}; try / or /leaderboard.json"}),
                    "application/json")
 
 
 def handler(event: dict, context: Any = None) -> dict:
-    return handle(event, os.environ, boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"]))
+    settings = Settings.from_environment(os.environ)
+    return handle(event, settings, boto3.resource("dynamodb").Table(settings.table_name))

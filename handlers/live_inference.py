@@ -15,15 +15,16 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-import fc_samples
-from log import log
+from handlers import clients, fc_samples
+from handlers.environment import Environment
+from handlers.log import log
 
 MAX_FEATURES_CHARS = 1024
 MAX_LOGGED_BODY_CHARS = 500
@@ -33,9 +34,6 @@ ENDPOINT_CONFIG = Config(connect_timeout=1, read_timeout=3,
 BUSY_CODES = {"ThrottlingException", "ServiceUnavailable", "InternalFailure",
               "ModelNotReadyException"}
 
-_runtime = None
-
-
 class Failure(Exception):
     """A request that ends with an error response."""
 
@@ -44,11 +42,14 @@ class Failure(Exception):
         self.status, self.outcome, self.message = status, outcome, message
 
 
+@dataclass(frozen=True)
+class Settings(Environment):
+    endpoint_name: str  # the participant's SageMaker endpoint
+    participant: Optional[str] = None  # for the log line
+
+
 def runtime_client():
-    global _runtime
-    if _runtime is None:
-        _runtime = boto3.client("sagemaker-runtime", config=ENDPOINT_CONFIG)
-    return _runtime
+    return clients.client("sagemaker-runtime", ENDPOINT_CONFIG)
 
 
 def parse_features(event: Mapping[str, Any]) -> list[float]:
@@ -149,11 +150,11 @@ def respond(status: int, payload: dict) -> dict:
             "body": json.dumps(payload)}
 
 
-def handle(event: Mapping[str, Any], env: Mapping[str, str], client=None,
+def handle(event: Mapping[str, Any], settings: Settings, client=None,
            clock: Callable[[], float] = time.perf_counter) -> dict:
-    """One API Gateway proxy request, for the participant described by `env`."""
+    """One API Gateway proxy request, for the participant described by `settings`."""
     start = clock()
-    endpoint, participant = env["ENDPOINT_NAME"], env.get("PARTICIPANT")
+    endpoint, participant = settings.endpoint_name, settings.participant
     try:
         features = parse_features(event)
         duration = predict(client or runtime_client(), endpoint, features)
@@ -166,4 +167,4 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], client=None,
 
 
 def handler(event: dict, context: Optional[Any] = None) -> dict:
-    return handle(event, os.environ)
+    return handle(event, Settings.from_environment(os.environ))

@@ -1,6 +1,6 @@
 """The FC's sample publisher, run by an EventBridge schedule once a period.
 
-One run publishes SAMPLES_PER_SECOND samples every second for PERIOD_SECONDS onto the
+One run publishes `samples_per_second` samples every second for `period_seconds` onto the
 sample topic with SNS PublishBatch (10 messages a call). Each run draws its samples
 from a seed derived from the feed seed and the run's scheduled time, so a run is
 reproducible. Entries SNS rejects are retried; any still failing make the run fail.
@@ -9,16 +9,17 @@ reproducible. Entries SNS rejects are retried; any still failing make the run fa
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 import os
 import time
-from typing import Any, Callable, Mapping, Optional
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
 
-import boto3
 from botocore.config import Config
 
-import fc_samples
-from log import log
+from handlers import clients, fc_samples
+from handlers.environment import Environment
+from handlers.log import log
 
 PUBLISH_BATCH_SIZE = 10  # SNS PublishBatch limit
 MAX_ATTEMPTS = 4
@@ -27,18 +28,22 @@ STOP_BEFORE_TIMEOUT_MS = 5_000
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                        connect_timeout=2, read_timeout=5)
 
-_sns = None
-
-
 class PublishError(RuntimeError):
     """Some samples could not be published."""
 
 
+@dataclass(frozen=True)
+class Settings(Environment):
+    sample_topic_arn: str  # the FC's sample topic
+    samples_per_second: int
+    period_seconds: int  # one run's length, the schedule's period
+    feed_seed: int  # with the run's scheduled time, seeds the run's samples
+    drift_start: str = ""  # ISO 8601; the FC drifts from then on, if set
+    drift_profile: str = fc_samples.DEFAULT_DRIFT_PROFILE
+
+
 def sns_client():
-    global _sns
-    if _sns is None:
-        _sns = boto3.client("sns", config=CLIENT_CONFIG)
-    return _sns
+    return clients.client("sns", CLIENT_CONFIG)
 
 
 def run_seed(feed_seed: int, scheduled_time: str) -> int:
@@ -66,21 +71,20 @@ def _remaining_ms(context: Optional[Any]) -> float:
 
 
 def handler(event: dict, context: Optional[Any] = None) -> dict:
-    return handle(event, os.environ, context)
+    return handle(event, Settings.from_environment(os.environ), context)
 
 
-def handle(event: dict, env: Mapping[str, str], context: Optional[Any] = None, client=None,
+def handle(event: dict, settings: Settings, context: Optional[Any] = None, client=None,
            clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> dict:
-    """One scheduled run, for the function whose environment is `env`."""
+    """One scheduled run, for the function whose settings are `settings`."""
     client = client or sns_client()
-    topic_arn = env["SAMPLE_TOPIC_ARN"]
-    rate = int(env["SAMPLES_PER_SECOND"])
-    period = int(env["PERIOD_SECONDS"])
+    topic_arn = settings.sample_topic_arn
+    rate, period = settings.samples_per_second, settings.period_seconds
     scheduled = str((event or {}).get("time", "manual"))
-    profile = fc_samples.profile_at(datetime.now(timezone.utc), env.get("DRIFT_START", ""),
-                                    env.get("DRIFT_PROFILE", "peak-season"))
-    samples = fc_samples.generate(rate * period, seed=run_seed(int(env["FEED_SEED"]),
+    profile = fc_samples.profile_at(datetime.now(timezone.utc), settings.drift_start,
+                                    settings.drift_profile)
+    samples = fc_samples.generate(rate * period, seed=run_seed(settings.feed_seed,
                                                                scheduled), profile=profile)
     start, published, failed = clock(), 0, 0
     for second in range(period):

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import boto3
 
-import hyperparameters as ranges  # the workshop's hyperparameter ranges
+try:  # on the notebook instance the lifecycle puts hyperparameters.py next to this file
+    import hyperparameters as ranges  # the workshop's hyperparameter ranges
+except ModuleNotFoundError as missing:  # in the repository: notebooks.workshop, from the root
+    if missing.name != "hyperparameters":
+        raise
+    from training import hyperparameters as ranges
 
 HERE = Path(__file__).resolve().parent
 SETTINGS_FILE = HERE / "settings.json"

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -23,7 +23,7 @@ import boto3
 import numpy as np
 import yaml
 
-from handlers import fc_samples
+from handlers import edge_traffic, fc_samples, publish_samples
 from rehearsal.endpoints import Deployed, LocalRuntime
 from rehearsal.world import World, participant_of, provision
 from event.roster import slugify
@@ -157,15 +157,16 @@ def scheduled_event(rule: Any) -> dict:
 
 
 def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outcome: Outcome):
-    rule, publisher = next((r, f) for r, f, _ in world.scheduled() if f.module == "publish_samples")
-    env = {**publisher.env, "PERIOD_SECONDS": str(settings.feed_seconds)}  # time compressed
-    summary = publisher.code().handle(scheduled_event(rule), env)
+    rule, publisher = next((r, f) for r, f, _ in world.scheduled()
+                           if f.module == publish_samples.__name__)
+    compressed = replace(publisher.settings(), period_seconds=settings.feed_seconds)
+    summary = publisher.code().handle(scheduled_event(rule), compressed)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
     for topic, functions in world.subscribers.items():
         for event in tap.deliveries(topic):
             for function in functions:
-                function.code().handle(event, function.env)
+                function.code().handle(event, function.settings())
     for participant in ids(settings):
         rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
         outcome.collected[participant] = rows
@@ -229,14 +230,14 @@ def _difference(after: dict, before: dict) -> dict:
 
 def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
             outcome: Outcome) -> None:
-    targets = [(f, payload) for _, f, payload in world.scheduled() if f.module == "edge_traffic"]
-    table = boto3.resource("dynamodb").Table(targets[0][0].env["TABLE_NAME"])
+    targets = [(f.settings(), payload) for _, f, payload in world.scheduled()
+               if f.module == edge_traffic.__name__]
+    table = boto3.resource("dynamodb").Table(targets[0][0].table_name)
     leaderboard = world.by_name("rehearsal-leaderboard")
 
     def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
-        from edge_traffic import fetch
         path = urlsplit(url)
-        return fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
+        return edge_traffic.fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
 
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
@@ -244,23 +245,23 @@ def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
             # Each compressed run stands for its own minute: its own period and samples.
-            list(shards.map(lambda t: t[0].code().handle(t[1], {
-                **t[0].env, "PERIOD_SECONDS": str(settings.run_seconds),
-                "FEED_SEED": str(int(t[0].env["FEED_SEED"]) + run),
-                "DRIFT_START": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-                if drifted else ""}, fetcher=fetcher), targets))
+            list(shards.map(lambda t: edge_traffic.handle(t[1], replace(
+                t[0], period_seconds=settings.run_seconds, feed_seed=t[0].feed_seed + run,
+                drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+                if drifted else ""), fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
         requests = sum(a["requests"] for a in delta.values())
-        board = leaderboard.code().build(table, leaderboard.env, datetime.now(timezone.utc))
+        board = leaderboard.code().build(table, leaderboard.settings(),
+                                         datetime.now(timezone.utc))
         ranking = "  ".join(f"{r['rank'] or '-'}. {r['participant']} "
                             f"{'-' if r['window_rmse'] is None else format(r['window_rmse'], ',.0f')}"
                             for r in board["rows"])
         progress.say(f"   run {run + 1}/{settings.traffic_runs}"
                      f"{' (drifted FC)' if drifted else ''}: {requests / seconds:,.1f} requests/s"
                      f" | {ranking}")
-    outcome.leaderboard = leaderboard.code().build(table, leaderboard.env,
+    outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
                                                    datetime.now(timezone.utc))
 
 
@@ -291,9 +292,11 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                      f"  live " + " ".join('-' if r is None else f"{r:,.0f}" for r in per_run)
                      + (f"   [{person.fault}]" if person.fault else ""))
     if settings.drift_from_run is not None and settings.drift_from_run < len(outcome.runs):
-        lines.append(f"  the FC drifted ({'peak-season'}) from run {settings.drift_from_run + 1}; "
-                     f"noise floor {fc_samples.noise_floor('normal'):.0f} -> "
-                     f"{fc_samples.noise_floor('peak-season'):.0f} ms")
+        drifted = next(f.settings().drift_profile for f in world.functions.values()
+                       if f.module == edge_traffic.__name__)
+        lines.append(f"  the FC drifted ({drifted}) from run {settings.drift_from_run + 1}; "
+                     f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
+                     f"{fc_samples.noise_floor(drifted):.0f} ms")
     lines += ["", "Final leaderboard"]
     lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} {r['status']}"
               for r in outcome.leaderboard["rows"]]
@@ -347,7 +350,6 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
     outcome = Outcome()
     keep = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")}
     handler_output = open(out / "lambda.log", "w")
-    sys.path[:0] = [str(PROJECT_DIR / "handlers")]
     try:
         os.environ.update(MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION="us-east-1",
                           AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal")
@@ -363,7 +365,7 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                 world = provision(program, tap.queue_arn)
                 progress.say(f"   {len(world.functions)} functions, {len(world.stages)} stages, "
                              f"{sum(map(len, world.subscribers.values()))} subscriptions")
-            routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.env))
+            routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.settings()))
                       for stage, f in world.stages.items()}
             with LocalApi(routes) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):

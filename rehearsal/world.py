@@ -19,6 +19,8 @@ from typing import Callable, Optional
 
 import boto3
 
+from handlers import clients
+from handlers.environment import SettingsError, variable_name
 from tools.mock_program import Declared, Program
 
 FUNCTION = "aws:lambda/function:Function"
@@ -37,11 +39,15 @@ class Function:
 
     name: str
     arn: str
-    module: str
+    module: str  # handlers.<module>
     env: dict[str, str]
 
     def code(self):
         return importlib.import_module(self.module)
+
+    def settings(self):
+        """The environment read through the handler's own contract, as Lambda would."""
+        return self.code().Settings.from_environment(self.env)
 
 
 @dataclass
@@ -74,6 +80,7 @@ class World:
 def _cold_start(modules: set[str]) -> None:
     """Fresh module state for every handler: a new rehearsal gets new Lambda containers
     (no boto3 client cached against the previous rehearsal's endpoints)."""
+    clients.forget()
     for module in modules:
         if module in sys.modules:
             importlib.reload(sys.modules[module])
@@ -185,13 +192,19 @@ def _environments(program: Program, world: World) -> None:
     endpoints = {e.inputs["name"] for e in program.of_type("aws:sagemaker/endpoint:Endpoint")}
     tables = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
     topics = {t.state["arn"] for t in program.of_type("aws:sns/topic:Topic")}
-    checks = {"DELIVERY_STREAM_NAME": streams, "ENDPOINT_NAME": endpoints, "TABLE_NAME": tables,
-              "SAMPLE_TOPIC_ARN": topics}
+    checks = {"delivery_stream_name": streams, "endpoint_name": endpoints, "table_name": tables,
+              "sample_topic_arn": topics}
     for function in world.functions.values():
-        for variable, known in checks.items():
-            value = function.env.get(variable)
+        try:
+            settings = function.settings()
+        except SettingsError as error:
+            world.problems.append(f"{function.name}: {error}")
+            continue
+        for field_name, known in checks.items():
+            value = getattr(settings, field_name, None)
             if value is not None and value not in known:
-                world.problems.append(f"{function.name}: {variable}={value} names nothing declared")
+                world.problems.append(f"{function.name}: {variable_name(field_name)}={value} "
+                                      f"names nothing declared")
 
 
 def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import boto3
 
-import fc_samples
+from handlers import fc_samples
 
 BUCKET = "aim368-ada-lovelace-samples-1a2b3c4"
 STREAM = "aim368-ada-lovelace-samples"

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "handlers")]
-
-from tools.mock_program import Program, run_program  # noqa: E402
-from training.build import build_for_config  # noqa: E402
+from tests.kit import DEFAULT_ROSTER
+from tools.mock_program import Program, run_program
+from training.build import build_for_config
 
 # A small data set keeps each evaluation fast; tests about the data set set their own.
 DEFAULT_CONFIG = {"datasetSamples": "2000"}
-DEFAULT_ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}, {"name": "Alan Turing"}]
 
 RunProgram = Callable[..., Program]
 
@@ -40,17 +35,6 @@ def program(tmp_path) -> RunProgram:
         return run_program(config)
 
     return run
-
-
-def create_scores_table():
-    """The edge's scores table, as the program declares it, in moto (inside mock_aws)."""
-    import boto3
-    return boto3.resource("dynamodb").create_table(
-        TableName="scores", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "minute", "KeyType": "HASH"},
-                   {"AttributeName": "participant", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "minute", "AttributeType": "S"},
-                              {"AttributeName": "participant", "AttributeType": "S"}])
 
 
 @pytest.fixture

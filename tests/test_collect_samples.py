@@ -1,28 +1,28 @@
 """The Lab 1 collection handler, against moto's SNS, Firehose and S3."""
 
 import json
-import os
 from collections import Counter
+from dataclasses import replace
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-import collect_samples
-import fc_samples
-import publish_samples
+from handlers import clients, collect_samples, fc_samples, publish_samples
 from tests.aws_lab1 import STREAM, create_world, rows_of, sns_event, sns_record
+from tests.kit import set_environment
+
+SETTINGS = collect_samples.Settings(delivery_stream_name=STREAM, participant="ada-lovelace")
 
 
 @pytest.fixture
 def world(aws_env, monkeypatch):
-    monkeypatch.setenv("DELIVERY_STREAM_NAME", STREAM)
-    monkeypatch.setenv("PARTICIPANT", "ada-lovelace")
-    monkeypatch.setattr(collect_samples, "_firehose", None)
-    monkeypatch.setattr(publish_samples, "_sns", None)
+    set_environment(monkeypatch, SETTINGS)
+    clients.forget()  # a fresh container: no client made against another test's moto
     with mock_aws():
         yield create_world()
+    clients.forget()
 
 
 def log_lines(capsys):
@@ -30,12 +30,10 @@ def log_lines(capsys):
 
 
 def test_published_samples_arrive_in_the_bucket_as_csv_rows_with_none_lost(world, monkeypatch):
-    monkeypatch.setenv("SAMPLE_TOPIC_ARN", world.topic_arn)
-    monkeypatch.setenv("SAMPLES_PER_SECOND", "12")
-    monkeypatch.setenv("PERIOD_SECONDS", "5")
-    monkeypatch.setenv("FEED_SEED", "368")
+    feed = publish_samples.Settings(sample_topic_arn=world.topic_arn, samples_per_second=12,
+                                    period_seconds=5, feed_seed=368)
     run = {"time": "2026-11-26T10:00:00Z"}
-    publish_samples.handle(run, os.environ, sleep=lambda s: None)
+    publish_samples.handle(run, feed, sleep=lambda s: None)
     expected = fc_samples.generate(60, seed=publish_samples.run_seed(368, run["time"]))
 
     events = world.sns_events()
@@ -61,7 +59,7 @@ def test_several_records_go_in_one_batch(world, capsys):
             calls.append(len(kwargs["Records"]))
             return real.put_record_batch(**kwargs)
 
-    assert collect_samples.handle(event, os.environ, client=Recording())["forwarded"] == 30
+    assert collect_samples.handle(event, SETTINGS, client=Recording())["forwarded"] == 30
     assert calls == [30]
     assert Counter(world.rows_in_bucket()) == Counter(rows_of(samples))
 
@@ -92,7 +90,7 @@ def test_an_invocation_of_only_malformed_samples_succeeds_without_calling_fireho
         def __getattr__(self, name):
             raise AssertionError(f"Firehose called: {name}")
 
-    result = collect_samples.handle(sns_event("garbage", world.topic_arn), os.environ, client=NoCalls())
+    result = collect_samples.handle(sns_event("garbage", world.topic_arn), SETTINGS, client=NoCalls())
     assert result == {"forwarded": 0, "rejected": 1, "attempts": 0}
 
 
@@ -145,7 +143,7 @@ def test_records_that_keep_failing_make_the_invocation_fail_so_lambda_retries(wo
     event = {"Records": [sns_record(r, world.topic_arn) for r in rows_of(samples)]}
     with pytest.raises(collect_samples.DeliveryError,
                        match=rf"still rejected 1 of 8 samples after {collect_samples.MAX_ATTEMPTS}"):
-        collect_samples.handle(event, os.environ, client=FlakyFirehose(bad_calls=99))
+        collect_samples.handle(event, SETTINGS, client=FlakyFirehose(bad_calls=99))
 
 
 def test_large_batches_are_split_within_firehose_limits():
@@ -156,7 +154,7 @@ def test_large_batches_are_split_within_firehose_limits():
 
 
 def test_a_missing_stream_fails_at_once_instead_of_waiting(world, monkeypatch):
-    monkeypatch.setenv("DELIVERY_STREAM_NAME", "no-such-stream")
+    set_environment(monkeypatch, replace(SETTINGS, delivery_stream_name="no-such-stream"))
     slept = []
     monkeypatch.setattr(collect_samples.time, "sleep", slept.append)
     row = rows_of(fc_samples.generate(1, seed=5))[0]

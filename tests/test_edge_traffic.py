@@ -2,7 +2,6 @@
 isolation from slow and dead participants, and the aggregated writes."""
 
 import json
-import os
 import math
 import socket
 import threading
@@ -14,11 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from moto import mock_aws
 
-from tests.conftest import create_scores_table
-
-import edge_traffic
-import fc_samples
-import scoring
+from handlers import edge_traffic, fc_samples, scoring
+from tests.kit import create_scores_table
 
 RATE, PERIOD, TIMEOUT_S = 5, 3, 0.5
 PREDICTION = 5000.0
@@ -212,17 +208,16 @@ def test_each_flush_is_one_atomic_add_per_participant(table):
     assert float(item["latency_max_ms"]) == 2000.0
 
 
-def test_the_handler_scores_a_shard_and_emits_metrics(table, monkeypatch, capsys):
-    for key, value in {"REQUESTS_PER_SECOND": "4", "PERIOD_SECONDS": "1", "TIMEOUT_MS": "500",
-                       "PRIVATE_SHARE": "0.25", "FEED_SEED": "368", "EVENT": "aim368",
-                       "TABLE_NAME": "scores", "DRIFT_START": ""}.items():
-        monkeypatch.setenv(key, value)
+def test_the_handler_scores_a_shard_and_emits_metrics(table, capsys):
+    settings = edge_traffic.Settings(table_name="scores", event="aim368", requests_per_second=4,
+                                     period_seconds=1, timeout_ms=500, private_share=0.25,
+                                     feed_seed=368)
     answers = {"https://a/ada/liveinference": (200, b'{"duration_ms": 6000}'),
                "https://a/bo/liveinference": (503, b"{}")}
     summary = edge_traffic.handle(
         {"shard": 0, "targets": [{"participant": "ada", "url": "https://a/ada/liveinference"},
                                  {"participant": "bo", "url": "https://a/bo/liveinference"}]},
-        os.environ, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
+        settings, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
     assert (summary["participants"], summary["requests"], summary["writes"]) == (2, 8, 2)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     emf = {line["Participant"]: line for line in lines if "_aws" in line}
@@ -240,6 +235,6 @@ def test_drift_switches_the_generator_at_its_start():
     start = "2026-11-26T11:00:00Z"
     before = datetime(2026, 11, 26, 10, 59, tzinfo=timezone.utc)
     after = datetime(2026, 11, 26, 11, 0, tzinfo=timezone.utc)
-    assert fc_samples.profile_at(before, start, "peak-season") == "normal"
-    assert fc_samples.profile_at(after, start, "peak-season") == "peak-season"
-    assert fc_samples.profile_at(after, "", "peak-season") == "normal"
+    assert fc_samples.profile_at(before, start, fc_samples.PEAK_SEASON) == fc_samples.NORMAL
+    assert fc_samples.profile_at(after, start, fc_samples.PEAK_SEASON) == fc_samples.PEAK_SEASON
+    assert fc_samples.profile_at(after, "", fc_samples.PEAK_SEASON) == fc_samples.NORMAL

@@ -4,8 +4,16 @@ import math
 
 import pytest
 
-import fc_samples
-from fc_samples import COLUMNS, NOISE_FLOOR_RMSE, Sample, SampleError, decode, encode, generate
+from handlers import fc_samples
+from handlers.fc_samples import (
+    COLUMNS,
+    NOISE_FLOOR_RMSE,
+    Sample,
+    SampleError,
+    decode,
+    encode,
+    generate,
+)
 
 
 def test_schema_has_the_label_first_and_twelve_features():
@@ -111,18 +119,18 @@ def test_duration_grows_with_the_features_that_should_slow_a_pick(feature, low, 
 
 def test_peak_season_drift_lengthens_durations_and_has_its_own_noise_floor():
     normal = generate(50_000, seed=21)
-    peak = generate(50_000, seed=21, profile="peak-season")
+    peak = generate(50_000, seed=21, profile=fc_samples.PEAK_SEASON)
     mean = lambda s: sum(x.duration for x in s) / len(s)  # noqa: E731
     assert mean(peak) > 1.2 * mean(normal)
     assert sum(x.item_weight for x in peak) > 1.5 * sum(x.item_weight for x in normal)
-    residual = _rmse([s.duration - fc_samples.true_duration(s.features, "peak-season")
+    residual = _rmse([s.duration - fc_samples.true_duration(s.features, fc_samples.PEAK_SEASON)
                       for s in peak])
-    floor = fc_samples.noise_floor("peak-season")
+    floor = fc_samples.noise_floor(fc_samples.PEAK_SEASON)
     assert floor > NOISE_FLOOR_RMSE
     assert abs(residual - floor) < 4 * floor / math.sqrt(2 * len(peak))
 
 
 def test_a_model_of_the_normal_fc_is_wrong_after_the_drift():
-    peak = generate(20_000, seed=22, profile="peak-season")
+    peak = generate(20_000, seed=22, profile=fc_samples.PEAK_SEASON)
     stale = _rmse([s.duration - fc_samples.true_duration(s.features) for s in peak])
-    assert stale > 3 * fc_samples.noise_floor("peak-season")
+    assert stale > 3 * fc_samples.noise_floor(fc_samples.PEAK_SEASON)

@@ -1,20 +1,19 @@
 """The leaderboard Lambda against a moto table: the JSON, the page, windows and ranking."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 from moto import mock_aws
 
-from tests.conftest import create_scores_table
-
-import edge_traffic
-import leaderboard
-import scoring
+from handlers import edge_traffic, leaderboard, scoring
+from tests.kit import create_scores_table
 
 NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=timezone.utc)
-ENV = {"EVENT": "aim368", "WINDOW_MINUTES": "5", "HISTORY_MINUTES": "60", "MIN_SUCCESSES": "20",
-       "FAILING_ERROR_RATE": "0.2", "REFRESH_SECONDS": "10", "REVEAL_PRIVATE": "false"}
+SETTINGS = leaderboard.Settings(table_name="scores", event="aim368", window_minutes=5,
+                                history_minutes=60, min_successes=20, failing_error_rate=0.2,
+                                refresh_seconds=10, reveal_private=False)
 NAMES = {"ada": "Ada Lovelace", "bob": "Bob <Tables>", "cy": "Cy", "dee": "Dee"}
 
 
@@ -46,7 +45,7 @@ def test_the_json_ranks_the_window_and_sums_the_event(table):
                                           "cy": scored(5, 100.0)}, 1)
     edge_traffic.flush(table, minute(2), {"ada": scored(30, 300.0), "bob": scored(30, 400.0)}, 1)
     edge_traffic.flush(table, minute(20), {"ada": scored(30, 900.0)}, 1)  # outside the window
-    data = leaderboard.build(table, ENV, NOW)
+    data = leaderboard.build(table, SETTINGS, NOW)
     rows = {r["participant"]: r for r in data["rows"]}
     assert [r["participant"] for r in data["rows"]] == ["ada", "bob", "cy", "dee"]
     assert (rows["ada"]["rank"], rows["bob"]["rank"], rows["cy"]["rank"]) == (1, 2, None)
@@ -61,7 +60,7 @@ def test_the_json_ranks_the_window_and_sums_the_event(table):
 
 def test_failing_participants_are_flagged(table):
     edge_traffic.flush(table, minute(1), {"ada": scored(25, 300.0, failures=25)}, 1)
-    rows = {r["participant"]: r for r in leaderboard.build(table, ENV, NOW)["rows"]}
+    rows = {r["participant"]: r for r in leaderboard.build(table, SETTINGS, NOW)["rows"]}
     assert rows["ada"]["status"] == "failing"
     assert rows["ada"]["error_rate"] == pytest.approx(0.5)
 
@@ -70,8 +69,8 @@ def test_the_reveal_ranks_by_the_private_score(table):
     edge_traffic.flush(table, minute(1), {
         "ada": scoring.merge([scored(30, 100.0), scored(30, 500.0, "private")]),
         "bob": scoring.merge([scored(30, 300.0), scored(30, 200.0, "private")])}, 1)
-    live = leaderboard.build(table, ENV, NOW)["rows"]
-    final = leaderboard.build(table, {**ENV, "REVEAL_PRIVATE": "true"}, NOW)
+    live = leaderboard.build(table, SETTINGS, NOW)["rows"]
+    final = leaderboard.build(table, replace(SETTINGS, reveal_private=True), NOW)
     assert [r["participant"] for r in live][:2] == ["ada", "bob"]
     assert [r["participant"] for r in final["rows"]][:2] == ["bob", "ada"]
     assert final["ranking"].startswith("final")
@@ -79,26 +78,26 @@ def test_the_reveal_ranks_by_the_private_score(table):
 
 def test_closed_minutes_are_read_once(table):
     edge_traffic.flush(table, minute(10), {"ada": scored(30, 300.0)}, 1)
-    leaderboard.build(table, ENV, NOW)
+    leaderboard.build(table, SETTINGS, NOW)
     edge_traffic.flush(table, minute(10), {"ada": scored(30, 300.0)}, 1)  # no edge does this
-    rows = {r["participant"]: r for r in leaderboard.build(table, ENV, NOW)["rows"]}
+    rows = {r["participant"]: r for r in leaderboard.build(table, SETTINGS, NOW)["rows"]}
     assert rows["ada"]["requests"] == 30  # served from the cache
 
 
 def test_the_page_and_the_json_are_served_read_only(table):
     edge_traffic.flush(table, minute(0), {"ada": scored(30, 300.0), "bob": scored(30, 200.0)}, 1)
     page = leaderboard.handle({"rawPath": "/", "requestContext": {"http": {"method": "GET"}}},
-                              ENV, table, now=lambda: NOW)
+                              SETTINGS, table, now=lambda: NOW)
     assert page["headers"]["Content-Type"].startswith("text/html")
     body = page["body"]
     assert "Bob &lt;Tables&gt;" in body and "<Tables>" not in body
     assert body.index("Bob &lt;Tables&gt;") < body.index("Ada Lovelace")
     assert "http://" not in body and "https://" not in body  # nothing from elsewhere
     data = leaderboard.handle({"rawPath": "/leaderboard.json",
-                               "requestContext": {"http": {"method": "GET"}}}, ENV, table,
+                               "requestContext": {"http": {"method": "GET"}}}, SETTINGS, table,
                               now=lambda: NOW)
     assert json.loads(data["body"])["rows"][0]["participant"] == "bob"
     post = leaderboard.handle({"rawPath": "/", "requestContext": {"http": {"method": "POST"}}},
-                              ENV, table, now=lambda: NOW)
+                              SETTINGS, table, now=lambda: NOW)
     assert post["statusCode"] == 405
-    assert leaderboard.handle({"rawPath": "/admin"}, ENV, table, now=lambda: NOW)["statusCode"] == 404
+    assert leaderboard.handle({"rawPath": "/admin"}, SETTINGS, table, now=lambda: NOW)["statusCode"] == 404

@@ -17,17 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from moto import mock_aws
 
-import edge_traffic
-import leaderboard
-import scoring
-from tests.conftest import PROJECT_DIR, create_scores_table
+from handlers import edge_traffic, leaderboard, scoring
+from tests.kit import PROJECT_DIR, create_scores_table
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     BROWSER is None, reason="no chromium here: `apt-get install chromium` (.ci/run installs it)")
 
-ENV = {"EVENT": "aim368", "WINDOW_MINUTES": "5", "HISTORY_MINUTES": "30", "MIN_SUCCESSES": "20",
-       "FAILING_ERROR_RATE": "0.2", "REFRESH_SECONDS": "10", "REVEAL_PRIVATE": "false"}
+SETTINGS = leaderboard.Settings(table_name="scores", event="aim368", window_minutes=5,
+                                history_minutes=30, min_successes=20, failing_error_rate=0.2,
+                                refresh_seconds=10, reveal_private=False)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars"]
@@ -90,7 +89,7 @@ def served(aws_env):
             def do_GET(self):
                 response = leaderboard.handle({"rawPath": self.path.split("?")[0],
                                                "requestContext": {"http": {"method": "GET"}}},
-                                              ENV, table)
+                                              SETTINGS, table)
                 if self.path == "/":
                     state["pages"] += 1
                     # After the first view, Katherine's model answers brilliantly.

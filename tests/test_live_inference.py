@@ -18,10 +18,12 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-import live_inference
+from handlers import live_inference
+from tests.kit import set_environment
 from tools.local_api import LocalApi, Route, proxy_event
 
-ENV = {"ENDPOINT_NAME": "aim368-ada-lovelace-endpoint", "PARTICIPANT": "ada-lovelace"}
+SETTINGS = live_inference.Settings(endpoint_name="aim368-ada-lovelace-endpoint",
+                                   participant="ada-lovelace")
 FEATURES = "5100,200,100,50,1,300,700,300,200,400,50,40"
 
 
@@ -29,8 +31,8 @@ def event_with(features):
     return {"queryStringParameters": None if features is None else {"features": features}}
 
 
-def call(features, client, env=ENV):
-    response = live_inference.handle(event_with(features), env, client=client)
+def call(features, client, settings=SETTINGS):
+    response = live_inference.handle(event_with(features), settings, client=client)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -67,7 +69,7 @@ def test_the_endpoint_gets_the_features_as_one_csv_row():
     client = boto3.client("sagemaker-runtime", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_response("invoke_endpoint", {"Body": streaming(b"1.0"), "ContentType": "text/csv"},
-                          {"EndpointName": ENV["ENDPOINT_NAME"], "ContentType": "text/csv",
+                          {"EndpointName": SETTINGS.endpoint_name, "ContentType": "text/csv",
                            "Body": "5100,200,100,50,1,300,700,300,200,400,50.5,40"})
         status, _ = call(" 5100,200,100,50,1,300,700,300,200,400,50.50, 40", client)
         stub.assert_no_pending_responses()
@@ -113,7 +115,7 @@ def test_bad_features_get_a_400_that_says_what_is_wrong(features, message):
 
 
 def test_a_request_without_query_string_is_a_400():
-    response = live_inference.handle({}, ENV, client=NoCalls())
+    response = live_inference.handle({}, SETTINGS, client=NoCalls())
     assert response["statusCode"] == 400
 
 
@@ -214,9 +216,9 @@ def test_one_structured_log_line_per_request(runtime, capsys):
 
 
 def test_the_lambda_entry_point_reads_its_endpoint_from_the_environment(runtime, monkeypatch):
-    monkeypatch.setenv("ENDPOINT_NAME", "aim368-grace-hopper-endpoint")
-    monkeypatch.setenv("PARTICIPANT", "grace-hopper")
-    monkeypatch.setattr(live_inference, "_runtime", runtime)
+    set_environment(monkeypatch, live_inference.Settings(
+        endpoint_name="aim368-grace-hopper-endpoint", participant="grace-hopper"))
+    monkeypatch.setattr(live_inference, "runtime_client", lambda: runtime)
     queue_answers(("5555", "text/csv"))
     response = live_inference.handler(event_with(distinct_features(7)), None)
     assert json.loads(response["body"]) == {"duration_ms": 5555.0}
@@ -234,7 +236,7 @@ def http_get(url):
 
 def test_the_http_contract_behind_a_local_api_gateway_front(runtime):
     queue_answers(("6100.5", "text/csv"))
-    stage = Route(lambda event: live_inference.handle(event, ENV, client=runtime),
+    stage = Route(lambda event: live_inference.handle(event, SETTINGS, client=runtime),
                   {"function": "aim368-ada-lovelace-inference"})
     with LocalApi({"ada-lovelace": stage}) as api:
         url = api.url("ada-lovelace")

@@ -2,7 +2,6 @@
 
 import io
 import pickle
-import sys
 import tarfile
 
 import boto3
@@ -10,12 +9,9 @@ import pytest
 from moto import mock_aws
 
 from handlers import fc_samples
-from tests.conftest import PROJECT_DIR
+from notebooks import workshop  # the notebooks' helper module
 from tools.local_sagemaker import algorithm_of, emulate_sagemaker, typed_hyperparameters
 from training import dataset
-
-sys.path[:0] = [str(PROJECT_DIR / "notebooks"), str(PROJECT_DIR / "training")]
-import workshop  # noqa: E402  (the notebooks' helper module, as on the instance)
 
 IMAGES = {"xgboost": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
           "knn": "382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:1"}

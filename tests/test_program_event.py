@@ -6,20 +6,11 @@ import re
 
 import pytest
 
-import edge_traffic
-import scoring
 from components import dashboard
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
-
-RULE = "aws:cloudwatch/eventRule:EventRule"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-FUNCTION = "aws:lambda/function:Function"
-
-
-def roster(n):
-    return [{"name": f"Participant {i:03d}"} for i in range(n)]
+from handlers import edge_traffic, fc_samples, leaderboard, scoring
+from tests.kit import ALARM, FUNCTION, RULE, SUBSCRIPTION, TARGET, roster
 
 
 def edge_rules(declared):
@@ -66,9 +57,12 @@ def test_the_edge_runs_every_minute_with_its_settings(program):
         "events.amazonaws.com", rule.state["arn"])
     edge = declared.named("aim368-fc-edge", FUNCTION)
     env = edge.inputs["environment"]["variables"]
-    assert (env["REQUESTS_PER_SECOND"], env["TIMEOUT_MS"], env["PRIVATE_SHARE"]) == ("7", "1500", "0.4")
-    assert (env["DRIFT_START"], env["DRIFT_PROFILE"]) == ("2026-12-01T15:00:00Z", "peak-season")
-    assert edge.inputs["timeout"] > int(env["PERIOD_SECONDS"])
+    settings = edge_traffic.Settings.from_environment(env)
+    assert settings.to_environment() == env  # written exactly as the contract formats it
+    assert (settings.requests_per_second, settings.timeout_ms, settings.private_share) == (7, 1500, 0.4)
+    assert (settings.drift_start, settings.drift_profile) == ("2026-12-01T15:00:00Z",
+                                                             fc_samples.PEAK_SEASON)
+    assert edge.inputs["timeout"] > settings.period_seconds
     assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
     assert edge_rules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] == "DISABLED"
 
@@ -110,7 +104,9 @@ def test_the_leaderboard_is_a_public_read_only_function_url(program):
         "lambda:InvokeFunction", "*", True)
     assert function.inputs["reservedConcurrentExecutions"] == 10
     env = function.inputs["environment"]["variables"]
-    assert (env["MIN_SUCCESSES"], env["REVEAL_PRIVATE"], env["WINDOW_MINUTES"]) == ("30", "true", "5")
+    settings = leaderboard.Settings.from_environment(env)
+    assert settings.to_environment() == env  # written exactly as the contract formats it
+    assert (settings.min_successes, settings.reveal_private, settings.window_minutes) == (30, True, 5)
     assert "leaderboard_url" in declared.outputs
 
 
@@ -176,7 +172,7 @@ def test_each_participant_gets_an_error_rate_and_an_rmse_alarm(program):
 
 
 def test_alarms_are_emailed_only_when_configured(program):
-    subscriptions = lambda d: [s for s in d.of_type("aws:sns/topicSubscription:TopicSubscription")  # noqa: E731
+    subscriptions = lambda d: [s for s in d.of_type(SUBSCRIPTION)  # noqa: E731
                                if s.inputs["protocol"] == "email"]
     assert subscriptions(program(roster(1))) == []
     [email] = subscriptions(program(roster(1), alarmEmail="organizer@example.com"))

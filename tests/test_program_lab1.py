@@ -12,17 +12,21 @@ import yaml
 
 from event.config import ConfigError
 from event.roster import RosterError
-from tests.conftest import PROJECT_DIR
-
-BUCKET = "aws:s3/bucket:Bucket"
-STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
-FUNCTION = "aws:lambda/function:Function"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-PERMISSION = "aws:lambda/permission:Permission"
-PROVIDER = "pulumi:providers:aws"
+from handlers import collect_samples, fc_samples, publish_samples
+from tests import kit
+from tests.kit import (
+    BUCKET,
+    FUNCTION,
+    IDS,
+    PERMISSION,
+    PROJECT_DIR,
+    PROVIDER,
+    ROLE,
+    ROLE_POLICY,
+    STREAM,
+    SUBSCRIPTION,
+    TOPIC,
+)
 
 LAB1_RESOURCES = Counter({
     BUCKET: 1,
@@ -39,7 +43,6 @@ LAB1_RESOURCES = Counter({
     PERMISSION: 1,
     SUBSCRIPTION: 1,
 })
-IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
 
 
 def comparable(inputs) -> str:
@@ -54,8 +57,7 @@ def lab1(program, participant):
 
 
 def only(program, type_token, participant):
-    [resource] = [r for r in lab1(program, participant) if r.type == type_token]
-    return resource
+    return kit.only(lab1(program, participant), type_token)
 
 
 def policies_of(program, participant):
@@ -101,9 +103,9 @@ def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
     publisher = declared.named("aim368-fc-publisher", FUNCTION)
     assert target.inputs["arn"] == publisher.state["arn"]
     env = publisher.inputs["environment"]["variables"]
-    assert env == {"SAMPLE_TOPIC_ARN": topic.state["arn"], "SAMPLES_PER_SECOND": "7",
-                   "PERIOD_SECONDS": "60", "FEED_SEED": "99", "DRIFT_START": "",
-                   "DRIFT_PROFILE": "peak-season"}
+    assert env == publish_samples.Settings(
+        sample_topic_arn=topic.state["arn"], samples_per_second=7, period_seconds=60,
+        feed_seed=99, drift_start="", drift_profile=fc_samples.PEAK_SEASON).to_environment()
     assert publisher.inputs["timeout"] > 60  # a run paces samples over a whole minute
     invoke = declared.named("aim368-fc-schedule-invoke")
     assert (invoke.inputs["principal"], invoke.inputs["sourceArn"]) == (
@@ -134,9 +136,9 @@ def test_wiring_topic_to_function_to_stream_to_bucket(program):
         assert (permission.inputs["function"], permission.inputs["principal"],
                 permission.inputs["sourceArn"]) == (function.inputs["name"], "sns.amazonaws.com",
                                                     topic_arn)
-        assert function.inputs["environment"]["variables"] == {
-            "DELIVERY_STREAM_NAME": stream.inputs["name"], "PARTICIPANT": participant}
-        assert function.inputs["handler"] == "collect_samples.handler"
+        assert function.inputs["environment"]["variables"] == collect_samples.Settings(
+            delivery_stream_name=stream.inputs["name"], participant=participant).to_environment()
+        assert function.inputs["handler"] == "handlers.collect_samples.handler"
         destination = stream.inputs["extendedS3Configuration"]
         assert destination["bucketArn"] == bucket.state["arn"]
         firehose_role = declared.named(f"aim368-{participant}-firehose", ROLE)

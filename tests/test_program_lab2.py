@@ -8,25 +8,23 @@ import json
 import pytest
 
 from components.training_data import notebook_files, notebook_uploads
-
-NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
-LIFECYCLE = "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration"
-MODEL = "aws:sagemaker/model:Model"
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
-IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
+from tests.kit import (
+    BUCKET,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    IDS,
+    LIFECYCLE,
+    MODEL,
+    NOTEBOOK,
+    OBJECT,
+    ROLE,
+    ROLE_POLICY,
+    only,
+)
 
 
 def lab2(declared, participant):
     return declared.within(f"{participant}-lab2")
-
-
-def only(resources, type_token):
-    [resource] = [r for r in resources if r.type == type_token]
-    return resource
 
 
 def statements(declared, participant):
@@ -38,11 +36,11 @@ def granting(declared, participant, action):
 
 
 def participant_bucket(declared, participant):
-    return only(declared.within(f"{participant}-lab1"), "aws:s3/bucket:Bucket")
+    return only(declared.within(f"{participant}-lab1"), BUCKET)
 
 
 def shared_bucket(declared):
-    return declared.named("aim368-training-data", "aws:s3/bucket:Bucket")
+    return declared.named("aim368-training-data", BUCKET)
 
 
 def test_each_participant_gets_a_notebook_lifecycle_role_and_endpoint(program):
@@ -50,7 +48,7 @@ def test_each_participant_gets_a_notebook_lifecycle_role_and_endpoint(program):
     for participant in IDS:
         resources = lab2(declared, participant)
         kinds = sorted(r.type for r in resources)
-        assert kinds == sorted([NOTEBOOK, LIFECYCLE, MODEL, CONFIG, ENDPOINT, ROLE, ROLE_POLICY])
+        assert kinds == sorted([NOTEBOOK, LIFECYCLE, MODEL, ENDPOINT_CONFIG, ENDPOINT, ROLE, ROLE_POLICY])
         assert only(resources, NOTEBOOK).inputs["name"] == f"aim368-{participant}-notebook"
         assert only(resources, ENDPOINT).inputs["name"] == f"aim368-{participant}-endpoint"
         assert only(resources, ROLE).inputs["name"] == f"aim368-{participant}-sagemaker"
@@ -92,7 +90,7 @@ def test_the_lifecycle_writes_the_participants_own_settings(program):
 def test_the_endpoint_serves_the_baseline_and_keeps_a_participants_promotion(program):
     declared = program()
     resources = lab2(declared, "ada-lovelace")
-    endpoint, config, model = only(resources, ENDPOINT), only(resources, CONFIG), only(resources, MODEL)
+    endpoint, config, model = only(resources, ENDPOINT), only(resources, ENDPOINT_CONFIG), only(resources, MODEL)
     assert endpoint.inputs["endpointConfigName"] == config.state["name"]
     assert endpoint.ignore_changes == ["endpointConfigName"]
     assert endpoint.custom_timeouts == {"create": "45m", "update": "45m", "delete": "20m"}
@@ -109,7 +107,7 @@ def test_the_endpoint_serves_the_baseline_and_keeps_a_participants_promotion(pro
 def test_model_and_configuration_are_auto_named_under_the_participants_prefix(program):
     declared = program()
     resources = lab2(declared, "ada-lovelace")
-    for kind in (MODEL, CONFIG):
+    for kind in (MODEL, ENDPOINT_CONFIG):
         resource = only(resources, kind)
         assert "name" not in resource.inputs  # auto-named: a change rolls forward
         assert resource.state["name"].startswith("aim368-ada-lovelace-")
@@ -117,7 +115,7 @@ def test_model_and_configuration_are_auto_named_under_the_participants_prefix(pr
 
 def test_serverless_inference_is_offered(program):
     declared = program(endpointServerless="true")
-    [variant] = only(lab2(declared, "ada-lovelace"), CONFIG).inputs["productionVariants"]
+    [variant] = only(lab2(declared, "ada-lovelace"), ENDPOINT_CONFIG).inputs["productionVariants"]
     assert "instanceType" not in variant
     assert variant["serverlessConfig"]["memorySizeInMb"] >= 1024
     assert variant["serverlessConfig"]["maxConcurrency"] >= 5

@@ -5,29 +5,25 @@ import json
 import pytest
 
 from components.inference_api import shape_hash
-
-REST_API = "aws:apigateway/restApi:RestApi"
-STAGE = "aws:apigateway/stage:Stage"
-DEPLOYMENT = "aws:apigateway/deployment:Deployment"
-PERMISSION = "aws:lambda/permission:Permission"
-FUNCTION = "aws:lambda/function:Function"
-
-
-def roster(n, start=0):
-    return [{"name": f"Participant {i:03d}"} for i in range(start, start + n)]
-
-
-def pid(i):
-    return f"participant-{i:03d}"
+from handlers import live_inference
+from tests.kit import (
+    DEPLOYMENT,
+    FUNCTION,
+    INTEGRATION,
+    METHOD,
+    PERMISSION,
+    REQUEST_VALIDATOR,
+    REST_API,
+    ROLE_POLICY,
+    STAGE,
+    only,
+    pid,
+    roster,
+)
 
 
 def lab3(declared, participant):
     return declared.within(f"{participant}-lab3")
-
-
-def only(resources, type_token):
-    [resource] = [r for r in resources if r.type == type_token]
-    return resource
 
 
 def api_of_stage(declared, stage):
@@ -68,9 +64,9 @@ def test_each_stage_variable_names_that_participants_own_function(program):
         stage, function = only(resources, STAGE), only(resources, FUNCTION)
         assert stage.inputs["variables"] == {"function": function.inputs["name"]}
         assert function.inputs["name"] == f"aim368-{pid(i)}-inference"
-        assert function.inputs["handler"] == "live_inference.handler"
-        assert function.inputs["environment"]["variables"] == {
-            "ENDPOINT_NAME": f"aim368-{pid(i)}-endpoint", "PARTICIPANT": pid(i)}
+        assert function.inputs["handler"] == "handlers.live_inference.handler"
+        assert function.inputs["environment"]["variables"] == live_inference.Settings(
+            endpoint_name=f"aim368-{pid(i)}-endpoint", participant=pid(i)).to_environment()
 
 
 def test_the_permission_lets_exactly_their_api_stage_and_path_invoke(program):
@@ -88,9 +84,9 @@ def test_the_permission_lets_exactly_their_api_stage_and_path_invoke(program):
 
 def test_the_method_requires_features_and_a_validator_enforces_it(program):
     declared = program(roster(1))
-    [validator] = declared.of_type("aws:apigateway/requestValidator:RequestValidator")
+    [validator] = declared.of_type(REQUEST_VALIDATOR)
     assert validator.inputs["validateRequestParameters"] is True
-    [method] = declared.of_type("aws:apigateway/method:Method")
+    [method] = declared.of_type(METHOD)
     assert method.inputs["httpMethod"] == "GET"
     assert method.inputs["requestParameters"] == {"method.request.querystring.features": True}
     assert method.inputs["requestValidatorId"] == validator.id
@@ -100,7 +96,7 @@ def test_the_method_requires_features_and_a_validator_enforces_it(program):
 
 def test_the_integration_proxies_to_the_function_the_stage_names(program):
     declared = program(roster(1))
-    [integration] = declared.of_type("aws:apigateway/integration:Integration")
+    [integration] = declared.of_type(INTEGRATION)
     assert (integration.inputs["type"], integration.inputs["integrationHttpMethod"]) == (
         "AWS_PROXY", "POST")
     assert integration.inputs["uri"] == (
@@ -114,8 +110,8 @@ def test_each_api_has_one_deployment_redeployed_when_its_shape_changes(program):
         [deployment] = [d for d in declared.of_type(DEPLOYMENT) if d.inputs["restApi"] == api.id]
         assert deployment.inputs["triggers"] == {"shape": shape_hash()}
         depends = {declared.by_urn(u).type for u in deployment.dependencies}
-        assert {"aws:apigateway/method:Method", "aws:apigateway/integration:Integration",
-                "aws:apigateway/requestValidator:RequestValidator"} <= depends
+        assert {METHOD, INTEGRATION,
+                REQUEST_VALIDATOR} <= depends
         for stage in declared.of_type(STAGE):
             if stage.inputs["restApi"] == api.id:
                 assert stage.inputs["deployment"] == deployment.id
@@ -146,7 +142,7 @@ def test_the_role_can_invoke_only_that_participants_endpoint(program):
     declared = program(roster(3))
     for i in range(3):
         [policy] = [json.loads(r.inputs["policy"]) for r in lab3(declared, pid(i))
-                    if r.type == "aws:iam/rolePolicy:RolePolicy"]
+                    if r.type == ROLE_POLICY]
         invoke = [s for s in policy["Statement"] if s["Action"] == ["sagemaker:InvokeEndpoint"]]
         assert invoke == [{"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"],
                            "Resource": [f"arn:aws:sagemaker:us-east-1:111111111111:endpoint/"
@@ -184,5 +180,5 @@ def test_a_participant_in_their_own_account_gets_their_own_api_there(program):
     stage = only(lab3(declared, "ada-lovelace"), STAGE)
     assert stage.inputs["restApi"] == own.id
     [integration] = [r for r in lab3(declared, "ada-lovelace")
-                     if r.type == "aws:apigateway/integration:Integration"]
+                     if r.type == INTEGRATION]
     assert ":222222222222:function:${stageVariables.function}" in integration.inputs["uri"]

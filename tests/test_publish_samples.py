@@ -1,14 +1,12 @@
 """The FC sample publisher, against moto's SNS."""
 
 import json
-import os
 
 import boto3
 import pytest
 from moto import mock_aws
 
-import fc_samples
-import publish_samples
+from handlers import clients, fc_samples, publish_samples
 from tests.aws_lab1 import create_world
 
 
@@ -29,21 +27,19 @@ class FakeClock:
 
 @pytest.fixture
 def world(aws_env, monkeypatch):
-    monkeypatch.setattr(publish_samples, "_sns", None)
+    clients.forget()  # a fresh container: no client made against another test's moto
     with mock_aws():
-        world = create_world()
-        monkeypatch.setenv("SAMPLE_TOPIC_ARN", world.topic_arn)
-        monkeypatch.setenv("FEED_SEED", "368")
-        yield world
+        yield create_world()
+    clients.forget()
 
 
-def configure(monkeypatch, rate, period):
-    monkeypatch.setenv("SAMPLES_PER_SECOND", str(rate))
-    monkeypatch.setenv("PERIOD_SECONDS", str(period))
+def configure(world, rate, period, **more) -> publish_samples.Settings:
+    return publish_samples.Settings(sample_topic_arn=world.topic_arn, feed_seed=368,
+                                    samples_per_second=rate, period_seconds=period, **more)
 
 
 def test_a_run_publishes_rate_times_period_samples_in_batches_of_ten(world, monkeypatch):
-    configure(monkeypatch, rate=25, period=4)
+    settings = configure(world, rate=25, period=4)
     calls = []
     real = boto3.client("sns")
 
@@ -53,7 +49,7 @@ def test_a_run_publishes_rate_times_period_samples_in_batches_of_ten(world, monk
             return real.publish_batch(**kwargs)
 
     clock = FakeClock()
-    summary = publish_samples.handle({"time": "2026-11-26T10:00:00Z"}, os.environ, client=Recording(),
+    summary = publish_samples.handle({"time": "2026-11-26T10:00:00Z"}, settings, client=Recording(),
                                       clock=clock.clock, sleep=clock.sleep)
     assert summary == {"scheduled": "2026-11-26T10:00:00Z", "profile": "normal", "published": 100,
                        "failed": 0, "skipped": 0}
@@ -64,7 +60,7 @@ def test_a_run_publishes_rate_times_period_samples_in_batches_of_ten(world, monk
 
 
 def test_the_run_is_paced_over_its_whole_period(world, monkeypatch):
-    configure(monkeypatch, rate=5, period=6)
+    settings = configure(world, rate=5, period=6)
     clock = FakeClock()
     start = clock.now
     sent_at = []
@@ -76,7 +72,7 @@ def test_the_run_is_paced_over_its_whole_period(world, monkeypatch):
             clock.now += 0.05  # each call takes a little time
             return real.publish_batch(**kwargs)
 
-    publish_samples.handle({"time": "t"}, os.environ, client=Timed(), clock=clock.clock, sleep=clock.sleep)
+    publish_samples.handle({"time": "t"}, settings, client=Timed(), clock=clock.clock, sleep=clock.sleep)
     assert sent_at == pytest.approx([0, 1, 2, 3, 4, 5])
     assert clock.now - start == pytest.approx(6)
     assert all(s == pytest.approx(0.95) for s in clock.sleeps)
@@ -117,7 +113,7 @@ def test_entries_sns_rejects_are_retried(world):
 
 
 def test_a_run_that_cannot_publish_everything_fails_loudly(world, monkeypatch, capsys):
-    configure(monkeypatch, rate=3, period=2)
+    settings = configure(world, rate=3, period=2)
 
     class AlwaysReject:
         def publish_batch(self, TopicArn, PublishBatchRequestEntries):
@@ -127,14 +123,14 @@ def test_a_run_that_cannot_publish_everything_fails_loudly(world, monkeypatch, c
 
     clock = FakeClock()
     with pytest.raises(publish_samples.PublishError, match="published 0 of 6 samples"):
-        publish_samples.handle({"time": "t"}, os.environ, client=AlwaysReject(), clock=clock.clock,
+        publish_samples.handle({"time": "t"}, settings, client=AlwaysReject(), clock=clock.clock,
                                 sleep=clock.sleep)
     [summary] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (summary["failed"], summary["published"]) == (6, 0)
 
 
 def test_a_run_stops_before_its_lambda_timeout_and_reports_what_it_skipped(world, monkeypatch):
-    configure(monkeypatch, rate=2, period=10)
+    settings = configure(world, rate=2, period=10)
 
     class Context:
         def __init__(self):
@@ -146,16 +142,15 @@ def test_a_run_stops_before_its_lambda_timeout_and_reports_what_it_skipped(world
 
     clock = FakeClock()
     with pytest.raises(publish_samples.PublishError, match="published 8 of 20 samples.*'skipped': 12"):
-        publish_samples.handle({"time": "t"}, os.environ, Context(), clock=clock.clock, sleep=clock.sleep)
+        publish_samples.handle({"time": "t"}, settings, Context(), clock=clock.clock, sleep=clock.sleep)
     assert len(world.sns_events()) == 8  # 4 seconds while >= 5 s remained
 
 
 def test_the_feed_drifts_from_its_start(world, monkeypatch):
-    configure(monkeypatch, rate=10, period=1)
-    monkeypatch.setenv("DRIFT_START", "2020-01-01T00:00:00Z")
+    settings = configure(world, rate=10, period=1, drift_start="2020-01-01T00:00:00Z")
     clock = FakeClock()
-    summary = publish_samples.handle({"time": "t"}, os.environ, clock=clock.clock, sleep=clock.sleep)
-    assert summary["profile"] == "peak-season"
+    summary = publish_samples.handle({"time": "t"}, settings, clock=clock.clock, sleep=clock.sleep)
+    assert summary["profile"] == fc_samples.DEFAULT_DRIFT_PROFILE
     messages = sorted(e["Records"][0]["Sns"]["Message"] for e in world.sns_events())
-    expected = fc_samples.generate(10, publish_samples.run_seed(368, "t"), "peak-season")
+    expected = fc_samples.generate(10, publish_samples.run_seed(368, "t"), fc_samples.DEFAULT_DRIFT_PROFILE)
     assert messages == sorted(fc_samples.encode(s).strip() for s in expected)

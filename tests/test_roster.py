@@ -178,6 +178,6 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path):
 
 
 def test_the_example_roster_in_the_repository_is_valid():
-    from tests.conftest import PROJECT_DIR
+    from tests.kit import PROJECT_DIR
     roster = load_roster(PROJECT_DIR / "participants.yaml", EVENT)
     assert len(roster) >= 3

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-import scoring
+from handlers import scoring
 
 
 def pairs(n, seed, bias=0.0):

@@ -22,7 +22,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_DIR
+from tests.kit import PROJECT_DIR
 
 
 def _missing_prerequisite() -> str | None:
@@ -69,7 +69,7 @@ def deployed_stack(tmp_path):
 
 
 def test_a_published_sample_lands_in_the_participants_bucket(deployed_stack):
-    import fc_samples
+    from handlers import fc_samples
 
     topic_arn = deployed_stack["sample_topic_arn"].value
     bucket = deployed_stack["participants"].value["integration-tester"]["bucket"]

@@ -6,36 +6,51 @@ least-privilege logging and log retention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from types import ModuleType
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+import handlers
 from components.parts import iam
+from handlers.environment import Environment, format_value
 
-HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+HANDLERS_DIR = Path(handlers.__file__).resolve().parent
+PACKAGE = HANDLERS_DIR.name  # the zip holds the package itself, imported as in the repo
 RUNTIME = aws.lambda_.Runtime.PYTHON3D14
 ARCHITECTURE = "arm64"  # Graviton: about 20% cheaper per GB-second, same code
 
 
-def handler_code(module: str, *shared_modules: str) -> pulumi.AssetArchive:
-    """A zip with just the handler module, the shared log helper and what else it imports."""
-    files = (module, "log", *shared_modules)
-    return pulumi.AssetArchive(
-        {f"{m}.py": pulumi.FileAsset(str(HANDLERS_DIR / f"{m}.py")) for m in files}
-    )
+def handler_code() -> pulumi.AssetArchive:
+    """The handlers package, its .py files only: the same small zip for every function."""
+    return pulumi.AssetArchive({f"{PACKAGE}/{path.name}": pulumi.FileAsset(str(path))
+                                for path in sorted(HANDLERS_DIR.glob("*.py"))})
+
+
+def handler_name(module: ModuleType) -> str:
+    """The entry point of a module of the handlers package: handlers.<module>.handler."""
+    if module.__name__.rpartition(".")[0] != PACKAGE or not callable(getattr(module, "handler", None)):
+        raise ValueError(f"{module.__name__} is not a Lambda handler module of {PACKAGE}/")
+    return f"{module.__name__}.handler"
+
+
+def environment_variables(settings: Environment) -> dict[str, pulumi.Input[str]]:
+    """A function's settings as Lambda variables; Pulumi Inputs formatted once resolved."""
+    return {name: value if isinstance(value, str)
+            else pulumi.Output.from_input(value).apply(format_value)
+            for name, value in settings.to_environment().items()}
 
 
 @dataclass
 class FunctionSpec:
     logical_name: str  # Pulumi logical name prefix; starts with the owner's id
     function_name: str  # physical name, also the role name
-    module: str  # handlers/<module>.py, entry point <module>.handler
+    module: ModuleType  # a handlers.<module>, entry point handlers.<module>.handler
     statements: Sequence[dict[str, Any]]  # what the function may do besides logging
-    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    shared_modules: Sequence[str] = ()
+    environment: Optional[Environment] = None  # the module's Settings
     timeout: int = 30
     memory_size: int = 256
     log_retention_days: int = 14
@@ -75,13 +90,14 @@ def declare_function(spec: FunctionSpec, parent: pulumi.Resource) -> DeclaredFun
         role=role.arn,
         runtime=RUNTIME,
         architectures=[ARCHITECTURE],
-        handler=f"{spec.module}.handler",
-        code=handler_code(spec.module, *spec.shared_modules),
+        handler=handler_name(spec.module),
+        code=handler_code(),
         timeout=spec.timeout,
         memory_size=spec.memory_size,
         reserved_concurrent_executions=spec.reserved_concurrency,
-        environment=(aws.lambda_.FunctionEnvironmentArgs(variables=dict(spec.environment))
-                     if spec.environment else None),
+        environment=(aws.lambda_.FunctionEnvironmentArgs(
+            variables=environment_variables(spec.environment))
+            if spec.environment is not None else None),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(
             log_format="Text", log_group=log_group.name
         ),
