@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup rehearse test bench preview lock clean
+.PHONY: setup rehearse test bench preview preflight cost lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ bench: setup  ## run every benchmark; results are printed and written to bench/r
 
 preview: setup  ## evaluate the program for participants.yaml under the mock engine and list what it declares
 	$(PY) -m tools.preview
+
+preflight: setup  ## check what participants.yaml declares against AWS's limits (and quotas, with credentials)
+	$(PY) -m readiness preflight $(PREFLIGHT_ARGS)
+
+cost: setup  ## estimate the event's cost per component, per hour and for HOURS hours (default 8)
+	$(PY) -m readiness cost --hours $(or $(HOURS),8) $(COST_ARGS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time
 # over the SageMaker SDK's dependencies. Delete requirements.lock to re-resolve from scratch.
