@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
-from readiness.cli_common import program_from
+from readiness.cli_common import UsageError, program_from
 from readiness.preflight import preflight as offline_problems
 
 
@@ -30,3 +30,76 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"preflight": preflig
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "preflight": _preflight_arguments}
 PROGRAM_COMMANDS = {"preflight"}
+
+
+def _region(program) -> str:
+    from readiness.program import placements
+    return next((p.region for p in placements(program).values() if p.region), "us-east-1")
+
+
+def cost(args: argparse.Namespace) -> int:
+    """Estimate the event's cost per component, per hour and for --hours, before `up`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from readiness import cost as costing
+    from readiness.pricing import bundled_prices, price_list_prices
+
+    if args.hours <= 0:
+        raise UsageError("--hours must be more than 0")
+    assumptions = costing.Assumptions(
+        hours=args.hours, training_jobs_per_participant=args.jobs_per_participant,
+        training_minutes_per_job=args.minutes_per_job,
+        leaderboard_viewers=args.leaderboard_viewers)
+    program = program_from(args)
+    region = _region(program)
+    if args.price_list:
+        session = aws_session()
+        prices = price_list_prices(region, session.client("pricing", region_name="us-east-1"),
+                                   costing.price_keys(program, assumptions))
+    else:
+        prices = bundled_prices(region)
+    result = costing.estimate(program, prices, assumptions)
+    console = Console(width=100)
+    table = Table(title=f"Estimated cost: {result.participants} participants, {region}, "
+                        f"{args.hours:g} h")
+    table.add_column("component")
+    table.add_column("USD per hour", justify="right")
+    table.add_column(f"USD for {args.hours:g} h", justify="right")
+    for component, per_hour in result.by_component().items():
+        table.add_row(component, f"{per_hour:,.2f}", f"{per_hour * args.hours:,.2f}")
+    table.add_row("total", f"{result.per_hour:,.2f}", f"{result.for_event:,.2f}", style="bold")
+    console.print(table)
+    if args.details:
+        for line in result.lines:
+            console.print(f"  {line.component}: {line.item} x {line.unit_price:g} USD "
+                          f"({line.price_key}) = {line.per_hour:,.4f} USD/h")
+    console.print(f"assumptions: {assumptions}")
+    console.print(result.prices_used)
+    return 0
+
+
+def _cost_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hours", type=float, default=8.0,
+                        help="how long the stack runs, from `up` to `destroy` (default 8)")
+    parser.add_argument("--jobs-per-participant", type=float, default=6.0)
+    parser.add_argument("--minutes-per-job", type=float, default=6.0)
+    parser.add_argument("--leaderboard-viewers", type=int, default=5)
+    parser.add_argument("--details", action="store_true", help="every priced line")
+    parser.add_argument("--price-list", action="store_true",
+                        help="prices from the AWS Price List API (needs credentials)")
+
+
+def aws_session():
+    """A boto3 session with credentials, or a UsageError saying what is missing."""
+    import boto3
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        raise UsageError("no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                         "AWS_SECRET_ACCESS_KEY, or run where an instance role exists)")
+    return session
+
+
+COMMANDS["cost"] = cost
+ARGUMENTS["cost"] = _cost_arguments
+PROGRAM_COMMANDS.add("cost")
