@@ -9,26 +9,13 @@ from readiness.cli_common import UsageError, program_from
 from readiness.preflight import preflight as offline_problems
 
 
-def preflight(args: argparse.Namespace) -> int:
-    """Check every declared resource against AWS's constraints (offline), then the account's
-    quotas (with credentials; --offline skips them)."""
-    program = program_from(args)
-    problems = offline_problems(program)
-    for problem in problems:
-        print(problem)
-    print(f"preflight: {len(problems)} problem(s) in {sum(r.custom for r in program.resources)} "
-          "declared resources")
-    return 1 if problems else 0
-
-
 def _preflight_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true",
                         help="only the offline checks (no AWS credentials needed)")
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"preflight": preflight}
-ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "preflight": _preflight_arguments}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 PROGRAM_COMMANDS = {"preflight"}
 
 
@@ -103,3 +90,82 @@ def aws_session():
 COMMANDS["cost"] = cost
 ARGUMENTS["cost"] = _cost_arguments
 PROGRAM_COMMANDS.add("cost")
+
+
+def _quota_check(args: argparse.Namespace, program) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from readiness import quotas
+    from readiness.program import physical_name
+
+    session = aws_session()
+    region = _region(program)
+    wanted = quotas.needs(program, training_jobs_at_once=args.training_jobs_at_once)
+    ours = {physical_name(s) for s in program.of_type(
+        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    client = session.client("service-quotas", region_name=region)
+    rows = quotas.check(wanted, client, session.client("lambda", region_name=region),
+                        session.client("firehose", region_name=region), ours)
+    table = Table(title=f"Quotas in {region} (account of the current credentials)")
+    for column in ("service", "quota", "code", "applied", "in use elsewhere", "event needs",
+                   "gap"):
+        table.add_column(column, justify="right" if column in ("applied", "event needs",
+                                                               "gap", "in use elsewhere")
+                         else "left")
+    for row in rows:
+        gap = "not found" if row.gap is None else f"{row.gap:+,.0f}"
+        table.add_row(row.need.service, row.need.quota_name, row.code or "-",
+                      "-" if row.value is None else f"{row.value:,.0f}", f"{row.in_use:,}",
+                      f"{row.need.needed:,}", gap, style="bold red" if row.short else None)
+    Console(width=140).print(table)
+    short = [row for row in rows if row.short]
+    for row in short:
+        print(f"short: {row.need.service} {row.code or '(code not found)'} "
+              f"'{row.need.quota_name}': needs {row.need.needed + row.in_use:,} ({row.need.why})")
+    if short and args.request_increases:
+        quotas.request_increases(short, client)
+    return 1 if short else 0
+
+
+def quotas_command(args: argparse.Namespace) -> int:
+    """Compare the account's quotas with what the event needs (needs AWS credentials)."""
+    return _quota_check(args, program_from(args))
+
+
+def _quota_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--training-jobs-at-once", type=int, default=1,
+                        help="training jobs each participant may run at the same time")
+    parser.add_argument("--request-increases", action="store_true",
+                        help="file a Service Quotas increase request for every short quota")
+
+
+def preflight_command(args: argparse.Namespace) -> int:
+    """Check every declared resource against AWS's constraints (offline), then the account's
+    quotas (needs AWS credentials; --offline skips them)."""
+    program = program_from(args)
+    problems = offline_problems(program)
+    for problem in problems:
+        print(problem)
+    print(f"preflight: {len(problems)} problem(s) in {sum(r.custom for r in program.resources)} "
+          "declared resources")
+    status = 1 if problems else 0
+    if args.offline:
+        return status
+    try:
+        return max(status, _quota_check(args, program))
+    except UsageError as error:
+        print(f"quota check not run: {error}")
+        return 2
+
+
+def _preflight_all_arguments(parser: argparse.ArgumentParser) -> None:
+    _preflight_arguments(parser)
+    _quota_arguments(parser)
+
+
+COMMANDS["preflight"] = preflight_command
+ARGUMENTS["preflight"] = _preflight_all_arguments
+COMMANDS["quotas"] = quotas_command
+ARGUMENTS["quotas"] = _quota_arguments
+PROGRAM_COMMANDS.add("quotas")
