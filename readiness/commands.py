@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-from readiness.cli_common import UsageError, program_from
+from readiness.cli_common import UsageError, program_from, settings
 from readiness.preflight import preflight as offline_problems
 
 
@@ -169,3 +170,84 @@ ARGUMENTS["preflight"] = _preflight_all_arguments
 COMMANDS["quotas"] = quotas_command
 ARGUMENTS["quotas"] = _quota_arguments
 PROGRAM_COMMANDS.add("quotas")
+
+
+def _event_and_roster(args: argparse.Namespace) -> tuple[str, list[str], str]:
+    """(event, participant ids, region) from the stack config and roster, without Pulumi."""
+    from event.config import ConfigError, parse_config
+    from event.roster import RosterError, load_roster
+    from tools.mock_program import PROJECT_DIR
+
+    raw = settings(args)
+    region = raw.pop("aws:region", None)
+    try:
+        config = parse_config(raw, region=region)
+        roster_path = args.roster or Path(PROJECT_DIR / config.roster)
+        participants = [p.id for p in load_roster(roster_path, config.event)]
+    except (ConfigError, RosterError) as error:
+        raise UsageError(str(error)) from None
+    return config.event, participants, config.region
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Before `destroy`: stop participants' training jobs, delete their models, endpoint
+    configurations and log streams (by exact ownership); --after-destroy also what was
+    Pulumi's and their endpoint log group."""
+    from readiness.sweep import Sweeper
+
+    event, participants, region = _event_and_roster(args)
+    chosen = participants if args.all else args.participant
+    unknown = [p for p in chosen if p not in participants]
+    if not chosen or unknown:
+        raise UsageError(f"not in the roster: {', '.join(unknown)}" if unknown
+                         else "name --participant ID (repeatable) or --all")
+    session = aws_session()
+    sweeper = Sweeper(event, participants, session.client("sagemaker", region_name=region),
+                      session.client("logs", region_name=region),
+                      after_destroy=args.after_destroy, dry_run=args.dry_run)
+    for participant in chosen:
+        for line in sweeper.sweep(participant).lines():
+            print(f"{participant}: {'(dry run) ' if args.dry_run else ''}{line}")
+    return 0
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--roster", type=Path, help="roster file (default: the config's)")
+    parser.add_argument("--stack-config", type=Path)
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--participant", action="append", default=[], metavar="ID")
+    who.add_argument("--all", action="store_true", help="every participant in the roster")
+    parser.add_argument("--after-destroy", action="store_true",
+                        help="also delete what Pulumi managed (run after `pulumi destroy`)")
+    parser.add_argument("--dry-run", action="store_true", help="list, change nothing")
+
+
+def audit(args: argparse.Namespace) -> int:
+    """After `destroy`: list everything still carrying the event's tag or name shape;
+    exit 1 if anything billable remains."""
+    from readiness.sweep import Auditor
+
+    event, _, region = _event_and_roster(args)
+    session = aws_session()
+    leftovers = Auditor(event, session.client("resourcegroupstaggingapi", region_name=region),
+                        session.client("sagemaker", region_name=region),
+                        session.client("logs", region_name=region)).leftovers()
+    for leftover in leftovers:
+        mark = "BILLABLE" if leftover.billable else "free    "
+        print(f"{mark} {leftover.kind:28} {leftover.name}  ({leftover.why})")
+    billable = sum(leftover.billable for leftover in leftovers)
+    print(f"audit: {len(leftovers)} leftover(s) of {event} in {region}, {billable} billable")
+    return 1 if billable else 0
+
+
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--roster", type=Path, help="roster file (default: the config's)")
+    parser.add_argument("--stack-config", type=Path)
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
+
+
+COMMANDS["sweep"] = sweep
+ARGUMENTS["sweep"] = _sweep_arguments
+COMMANDS["audit"] = audit
+ARGUMENTS["audit"] = _audit_arguments
