@@ -48,7 +48,7 @@ def cost(args: argparse.Namespace) -> int:
     else:
         prices = bundled_prices(region)
     result = costing.estimate(program, prices, assumptions)
-    console = Console(width=100)
+    console = Console(width=110)
     table = Table(title=f"Estimated cost: {result.participants} participants, {region}, "
                         f"{args.hours:g} h")
     table.add_column("component")
@@ -58,6 +58,8 @@ def cost(args: argparse.Namespace) -> int:
         table.add_row(component, f"{per_hour:,.2f}", f"{per_hour * args.hours:,.2f}")
     table.add_row("total", f"{result.per_hour:,.2f}", f"{result.for_event:,.2f}", style="bold")
     console.print(table)
+    console.print(f"left up day and night, from `pulumi up` to `destroy`: "
+                  f"{result.per_hour * 24:,.2f} USD per day")
     if args.details:
         for line in result.lines:
             console.print(f"  {line.component}: {line.item} x {line.unit_price:g} USD "
