@@ -85,16 +85,3 @@ def placements(program: Program) -> dict[str, Placement]:
         found[provider.urn] = Placement(tags.get("Event", ""), tags.get("Participant"),
                                         provider.inputs.get("region", ""), account)
     return found
-
-
-def placement_of(program: Program, resource: Declared,
-                 known: dict[str, Placement] | None = None) -> Placement | None:
-    return (known if known is not None else placements(program)).get(resource.provider_urn)
-
-
-def event_name(program: Program) -> str:
-    return next(p.event for p in placements(program).values() if p.event)
-
-
-def participant_ids(program: Program) -> list[str]:
-    return [p.participant for p in placements(program).values() if p.participant]
