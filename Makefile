@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup artifacts rehearse test bench preview fleet lock clean
+.PHONY: setup artifacts rehearse test bench preview fleet preflight cost lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ preview: artifacts  ## evaluate the program for participants.yaml under the mock
 
 fleet: setup  ## drive the event stack and a stack per participant, e.g. make fleet ARGS="up --parallel 8"
 	$(PY) -m fleet $(ARGS)
+
+preflight: artifacts  ## check what participants.yaml declares against AWS's limits (and quotas, with credentials)
+	$(PY) -m readiness preflight $(PREFLIGHT_ARGS)
+
+cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default 8)
+	$(PY) -m readiness cost --hours $(or $(HOURS),8) $(COST_ARGS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time
 # over the SageMaker SDK's dependencies. Delete requirements.lock to re-resolve from scratch.
