@@ -307,7 +307,7 @@ STYLE = """
 *{box-sizing:border-box}
 body{margin:0;padding:1rem;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 main{max-width:46rem;margin:0 auto}
-h1{font-size:1.6rem;margin:.5rem 0}
+h1{font-size:1.6rem;margin:.5rem 0;overflow-wrap:anywhere}
 h2{font-size:1.15rem;margin:0 0 .5rem}
 section{background:var(--card);border-radius:.75rem;padding:1rem;margin:1rem 0;box-shadow:0 1px 3px rgba(0,0,0,.15)}
 .muted{color:var(--muted)}
@@ -589,7 +589,7 @@ def error_status(table, participant: str, now: datetime) -> dict:
 # --- The handler ---------------------------------------------------------------------------
 
 NOTEBOOK_MESSAGES = {
-    "Pending": "Your notebook is starting (about 5 minutes); this page shows when it is ready.",
+    "Pending": "Your notebook is starting (about 5 minutes); this page tells you when it can open.",
     "Stopping": "Your notebook is stopping after being idle; click again once it has stopped.",
     "Stopped": "Your notebook is stopped; click \u201cOpen my notebook\u201d to start it.",
     "Updating": "Your notebook is being updated; it will be ready shortly.",
