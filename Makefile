@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup rehearse test bench preview lock clean
+.PHONY: setup rehearse test bench preview handouts lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ bench: setup  ## run every benchmark; results are printed and written to bench/r
 
 preview: setup  ## evaluate the program for participants.yaml under the mock engine and list what it declares
 	$(PY) -m tools.preview
+
+JOIN_LINKS ?= out/join-links.json
+handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (see docs/access.md)
+	$(PY) -m access.handouts $(JOIN_LINKS) --out out/handouts $(HANDOUT_OPTIONS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time
 # over the SageMaker SDK's dependencies. Delete requirements.lock to re-resolve from scratch.
