@@ -106,7 +106,6 @@ class PortalSettings:
     """The portal's environment: each field is read from the variable of its upper-cased name."""
 
     event: str
-    aws_region: str
     directory_bucket: str
     directory_key: str
     table_name: str
@@ -614,6 +613,12 @@ def fetch(url: str) -> tuple[int, bytes]:
                     "The AWS sign-in service did not answer; try again.") from None
 
 
+def notebook_console_url(region: str, notebook: str) -> str:
+    """The notebook's page in the SageMaker console of its region."""
+    return (f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+            f"#/notebook-instances/{urllib.parse.quote(notebook)}")
+
+
 def _one_line(value: str) -> bool:
     return "\n" not in value and "\r" not in value
 
@@ -796,9 +801,8 @@ class Portal:
         name, region = record["notebook"], record["region"]
         if record.get("account"):
             # Their own account: they sign in with their own credentials; nothing to spend.
-            return json_response(200, {"status": "OwnAccount", "url": (
-                f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
-                f"#/notebook-instances/{urllib.parse.quote(name)}"),
+            return json_response(200, {"status": "OwnAccount", "url": notebook_console_url(
+                region, name),
                 "message": f"Sign in to your account {record['account']} to open it."})
         sagemaker = self.clients.sagemaker
         try:
@@ -823,8 +827,8 @@ class Portal:
                                    "message": NOTEBOOK_MESSAGES.get(status, status)})
 
     def console(self, record: dict, issuer: str | None = None) -> dict:
-        region = record["region"]
-        destination = f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+        # Their notebook's page: it needs no List permission, which would show everyone's names.
+        destination = notebook_console_url(record["region"], record["notebook"])
         if record.get("account"):
             return json_response(200, {
                 "url": f"https://{record['account']}.signin.aws.amazon.com/console",

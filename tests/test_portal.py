@@ -27,7 +27,7 @@ from tests.conftest import create_scores_table
 from tools.local_signin import LocalSignin
 
 NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=UTC)
-ENV = {"EVENT": "aim368", "AWS_REGION": "us-east-1", "DIRECTORY_BUCKET": "aim368-private",
+ENV = {"EVENT": "aim368", "DIRECTORY_BUCKET": "aim368-private",
        "DIRECTORY_KEY": "portal/directory.json", "TABLE_NAME": "scores",
        "NOTEBOOK_SESSION_SECONDS": "7200", "CONSOLE_SESSION_SECONDS": "5400",
        "WRONG_CODES_PER_MINUTE_PER_IP": "10", "WRONG_CODES_PER_MINUTE": "40",
@@ -287,7 +287,8 @@ def test_the_console_link_is_a_federated_sign_in_into_the_participants_role(aws_
         assert f"{url.scheme}://{url.netloc}{url.path}" == signin.endpoint
         assert query["Action"] == "login"
         assert query["Destination"] == ("https://us-east-1.console.aws.amazon.com/sagemaker/"
-                                        "home?region=us-east-1")
+                                        "home?region=us-east-1#/notebook-instances/"
+                                        "aim368-ada-notebook")
         assert query["Issuer"] == "https://portal.example.com/"
         issued = signin.tokens[query["SigninToken"]]
         assert issued["duration"] == "5400"
@@ -439,7 +440,7 @@ def test_no_code_presigned_url_or_credential_reaches_the_log(aws_env, capsys):
 def test_settings_report_every_problem_at_once():
     with pytest.raises(portal.SettingsError) as error:
         portal.PortalSettings.from_environment({
-            "EVENT": "aim368", "AWS_REGION": "us-east-1", "NOTEBOOK_SESSION_SECONDS": "60",
+            "EVENT": "aim368", "NOTEBOOK_SESSION_SECONDS": "60",
             "CONSOLE_SESSION_SECONDS": "lots", "REVEAL_PRIVATE": "yes",
             "FEDERATION_ENDPOINT": "http://signin.example.com/federation"})
     message = str(error.value)

@@ -179,7 +179,7 @@ def served(aws_env):
         edge_traffic.flush(table, leaderboard.minutes_back(now, 1)[0], {"zoe": aggregate}, 1)
         sagemaker = FakeSageMaker(notebook.base_url)
         settings = portal.PortalSettings.from_environment({
-            "EVENT": "aim368", "AWS_REGION": "eu-west-1", "DIRECTORY_BUCKET": "private",
+            "EVENT": "aim368", "DIRECTORY_BUCKET": "private",
             "DIRECTORY_KEY": "directory.json", "TABLE_NAME": "scores",
             "FEDERATION_ENDPOINT": signin.endpoint, "MIN_SUCCESSES": "20"})
         app = portal.Portal(settings, portal.Clients(s3=s3, sagemaker=sagemaker,
@@ -229,7 +229,8 @@ def test_a_participant_sees_their_page_and_its_buttons_work(served, tmp_path):
     login = [c for c in signin.calls if c.get("Action") == "login"]
     assert len(login) == 1
     assert login[0]["Destination"] == ("https://eu-west-1.console.aws.amazon.com/sagemaker/"
-                                       "home?region=eu-west-1")
+                                       "home?region=eu-west-1#/notebook-instances/"
+                                       "aim368-zoe-notebook")
 
 
 def test_screenshots_on_a_laptop_and_a_phone(served, tmp_path):
