@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup artifacts rehearse test bench preview fleet preflight cost lock clean
+.PHONY: setup artifacts rehearse test bench preview fleet preflight cost handouts lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ preflight: artifacts  ## check what participants.yaml declares against AWS's lim
 
 cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default 8)
 	$(PY) -m readiness cost --hours $(or $(HOURS),8) $(COST_ARGS)
+
+JOIN_LINKS ?= out/join-links.json
+handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (see docs/access.md)
+	$(PY) -m access.handouts $(JOIN_LINKS) --out out/handouts $(HANDOUT_OPTIONS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time
 # over the SageMaker SDK's dependencies. Delete requirements.lock to re-resolve from scratch.

@@ -1,0 +1,1 @@
+"""Organizer-side access: join codes, the portal's participant directory, printed handouts."""
