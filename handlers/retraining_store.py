@@ -7,7 +7,7 @@ One DynamoDB table for the event, keyed by (participant, record):
 - `lock`: the one attempt in flight, written with a condition so that two triggers
   cannot both start one; it carries an expiry, after which a new trigger may take it
   over (a job that never reported back cannot block the loop forever);
-- `attempt#<started>#<id>`: one per attempt, from trigger to decision.
+- `attempt#<job name>`: one per attempt, from trigger to decision.
 
 Only the participant's own function writes their items; the notebook reads them
 through that function, never the table.
@@ -42,8 +42,9 @@ def _stored(value: Any) -> Any:
     return value
 
 
-def attempt_key(started: str, attempt_id: str) -> str:
-    return f"{ATTEMPT}{started}#{attempt_id}"
+def attempt_key(job: str) -> str:
+    """Job names end in their start time, so attempts sort by time."""
+    return f"{ATTEMPT}{job}"
 
 
 class Store:
