@@ -6,9 +6,7 @@ retraining function (tools.local_retraining delivers SageMaker's job state chang
 it). The FC has drifted to peak season: ada's bucket holds an hour of drifted samples.
 """
 
-import io
 import json
-import tarfile
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -18,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from handlers import fc_samples, retraining, retraining_data, retraining_events, served_model
+from handlers import (
+    fc_samples,
+    retraining,
+    retraining_data,
+    retraining_events,
+    served_model,
+)
 from handlers.retraining_events import BadEvent, Who
 from tools import local_sagemaker
 from tools.local_retraining import LocalLoop
@@ -141,7 +145,7 @@ def jobs(sagemaker):
 # --- the loop -------------------------------------------------------------------------
 
 def test_after_the_drift_a_retrained_model_is_judged_better_and_promoted(world):
-    loops, s3, sagemaker, table, runtime = world
+    loops, _, sagemaker, _, runtime = world
     fresh = fc_samples.generate(3000, 99, "peak-season")
     before = live_rmse(runtime, "ada", fresh)
     loops["ada"].invoke({"action": "enable"})
@@ -215,7 +219,7 @@ def test_a_second_trigger_while_one_runs_is_refused_until_the_lock_expires(world
 
 
 def test_a_redelivered_job_event_is_judged_once(world):
-    loops, _, sagemaker, *_ = world
+    loops, _, _sagemaker, *_ = world
     started = loops["ada"].invoke({"action": "start"})
     loops["ada"].delivered.clear()
     [again] = loops["ada"].deliver()
@@ -351,7 +355,7 @@ def test_a_misconfigured_function_lists_every_problem():
 # --- what the endpoint serves ---------------------------------------------------------
 
 def test_a_notebook_promoted_model_is_retrained_with_its_own_job_settings(world):
-    loops, s3, sagemaker, *_ = world
+    loops, _s3, sagemaker, *_ = world
     sagemaker.create_training_job(
         TrainingJobName="aim368-ada-xgb-20261201100000", RoleArn=names("ada")["role"],
         AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
