@@ -38,8 +38,8 @@ AWS_STEPS = [
     ("judge: holdout through the live endpoint in batches of 500", 0.05, 0.2,
      "handlers/served_model.py BATCH_ROWS; a few InvokeEndpoint calls"),
     ("UpdateEndpoint: new instance, health check, all-at-once shift", 5, 10,
-     "reference facts 2 (endpoints take several minutes to over 10); blue/green with "
-     "all-at-once shifting is UpdateEndpoint's default (SageMaker API BlueGreenUpdatePolicy)"),
+     ("reference facts 2 (endpoints take several minutes to over 10); blue/green with "
+     "all-at-once shifting is UpdateEndpoint's default (SageMaker API BlueGreenUpdatePolicy)")),
 ]
 
 
