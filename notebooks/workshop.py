@@ -225,3 +225,63 @@ def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
             EndpointName=endpoint, WaiterConfig={"Delay": 15, "MaxAttempts": 80})
         print(f"{endpoint} now serves {result.job_name}")
     return result.job_name
+
+
+# --- Automated retraining (the fifth notebook) -------------------------------------------
+
+def _retraining(settings: dict, request: dict) -> dict:
+    """Ask your retraining function (the only way in: it checks everything you send)."""
+    function = settings.get("retraining_function")
+    if not function:
+        raise RuntimeError("the automated retraining loop is not deployed for this event; "
+                           "ask the organizer")
+    answer = session(settings).client("lambda").invoke(
+        FunctionName=function,
+        Payload=json.dumps({"participant": settings["participant"], **request}).encode())
+    result = json.loads(answer["Payload"].read())
+    if answer.get("FunctionError"):
+        raise RuntimeError(f"the retraining function failed: {result.get('errorMessage')}")
+    if not result.get("ok"):
+        raise ValueError(result["error"])
+    return result
+
+
+def retraining_switch(settings: dict, on: bool) -> dict:
+    """Turn your retraining loop on or off; returns your settings."""
+    result = _retraining(settings, {"action": "enable" if on else "disable"})
+    print(f"Automated retraining is {'ON' if result['settings']['enabled'] else 'OFF'}")
+    return result["settings"]
+
+
+def retraining_configure(settings: dict, **changes) -> dict:
+    """Change margin_percent (0-50), window_minutes (5-1440) or include_precollected."""
+    result = _retraining(settings, {"action": "configure", **changes})
+    print("Retraining settings: " + ", ".join(f"{k}={v}" for k, v in result["settings"].items()))
+    return result["settings"]
+
+
+def retraining_start(settings: dict) -> dict:
+    """Start one retraining attempt now, whether the loop is on or not."""
+    result = _retraining(settings, {"action": "start"})
+    if result["outcome"] == "training":
+        print(f"Training job {result['job']} started on {result['train_rows']:,} recent "
+              f"samples; {result['holdout_rows']:,} newer ones are held out to judge it")
+    elif result["outcome"] == "busy":
+        print(f"An attempt is already running ({result['running']}); wait for its decision")
+    else:
+        print(f"No attempt: {result.get('reason', result['outcome'])}")
+    return result
+
+
+def retraining_attempts(settings: dict):
+    """Your loop's settings and its latest attempts with their decisions, as a table."""
+    import pandas as pd
+    result = _retraining(settings, {"action": "status"})
+    state = "ON" if result["settings"]["enabled"] else "OFF"
+    running = f"; running: {result['running']}" if result.get("running") else ""
+    print(f"Automated retraining is {state} (margin {result['settings']['margin_percent']}%, "
+          f"window {result['settings']['window_minutes']} min){running}")
+    columns = ["started", "trigger", "job", "algorithm", "train_rows", "candidate_rmse",
+               "current_rmse", "decision", "reason", "duration_s"]
+    return pd.DataFrame([{c: a.get(c) for c in columns} for a in result["attempts"]],
+                        columns=columns)

@@ -185,7 +185,7 @@ def test_the_shared_training_data_is_one_private_bucket_with_everything(program)
     assert keys == sorted(["datasets/TrainSamples.csv", "datasets/TestSamples.csv",
                            "models/baseline/model.tar.gz",
                            *[f"notebooks/{name}" for name, _ in notebook_uploads()]])
-    assert len(notebook_files()) == 4
+    assert len(notebook_files()) == 5  # the four labs and Automated-Retraining
     assert all(o.inputs["bucket"] == bucket.id for o in declared.of_type(OBJECT))
     assert bucket.provider_urn == declared.named("aim368-aws").urn
     block = declared.named("aim368-training-data-no-public-access")

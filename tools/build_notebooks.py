@@ -1,4 +1,4 @@
-"""Write the four workshop notebooks (notebooks/*.ipynb) from the cells below.
+"""Write the five workshop notebooks (notebooks/*.ipynb) from the cells below.
 
 The notebooks are short on purpose: the work happens in notebooks/workshop.py, which is
 tested. Run `python -m tools.build_notebooks` after editing; a test fails when the
@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 PARAMETERS_TAG, PROMOTE_TAG = "parameters", "promote"
+RETRAINING_SWITCH_TAG = "retraining-switch"
 
 SETUP = [
     new_code_cell("import workshop\n\nworkshop.ensure_sdk()\nsettings = workshop.load_settings()"),
@@ -110,6 +111,43 @@ DATA_ANALYSIS = [
     code('print(f"{workshop.collected_samples(settings):,} samples in your bucket")'),
 ]
 
+AUTOMATED_RETRAINING = [
+    md("# Automated retraining\n\n**Drift.** A model learns the FC as it was when its data "
+       "was collected. When the FC changes (peak season: heavier items, fuller bins, busier "
+       "associates), the same features mean longer durations, and a model trained before "
+       "keeps predicting the old ones: its RMSE on the live traffic climbs although nothing "
+       "in your code changed. Your RMSE alarm notices it."),
+    md("## How the loop works\n\n1. **Trigger**: your RMSE alarm goes into ALARM, a "
+       "schedule fires, or you start it here.\n"
+       "2. **Train**: a SageMaker training job with the algorithm and hyperparameters of the "
+       "model your endpoint serves now, on the samples your Lab 1 pipeline collected in the "
+       "last *window* minutes. The most recent 20% are held out.\n"
+       "3. **Judge**: the new model (candidate) and the current one are both scored on the "
+       "held-out samples, which neither trained on.\n"
+       "4. **Promote or keep**: the candidate replaces the current model (new endpoint "
+       "configuration, `UpdateEndpoint`, no downtime) only if its RMSE is lower by at least "
+       "the *margin*; otherwise nothing changes.\n\n"
+       "No one waits while the job trains: SageMaker announces the job's end to EventBridge, "
+       "which calls the judge. One attempt runs at a time."),
+    *SETUP,
+    md("## Where your loop stands\n\nOff unless you (or the organizer) turned it on."),
+    code("workshop.retraining_attempts(settings)"),
+    md("## Turn it on\n\nFrom now on your RMSE alarm (and the schedule, if the organizer "
+       "set one) starts an attempt. `retraining_switch(settings, False)` turns it off."),
+    code("workshop.retraining_switch(settings, True)", RETRAINING_SWITCH_TAG),
+    md("## Margin and window\n\nA bigger **margin** promotes only clearly better models; "
+       "a longer **window** gives more samples but, right after a drift, mixes in samples "
+       "from before it. `include_precollected=True` adds the pre-collected set (useful only "
+       "if the FC has not drifted)."),
+    code("workshop.retraining_configure(settings, margin_percent=5, window_minutes=60)"),
+    md("## Try it now\n\nStart one attempt by hand. The decision appears below after the "
+       "job ends (a few minutes on AWS)."),
+    code("attempt = workshop.retraining_start(settings)"),
+    md("## Watch its decisions\n\nEach row is one attempt: both RMSEs on the held-out "
+       "samples, the decision and why. Run the cell again to refresh."),
+    code("workshop.retraining_attempts(settings)"),
+]
+
 NOTEBOOKS = {
     "Data-Analysis": DATA_ANALYSIS,
     "K-Nearest-Neighbors": training_notebook(
@@ -123,6 +161,7 @@ NOTEBOOKS = {
         "XGBoost", "xgboost",
         "Predict a duration with an ensemble of small decision trees, each correcting the "
         "previous ones.", XGBOOST_PARAMETERS),
+    "Automated-Retraining": AUTOMATED_RETRAINING,
 }
 
 

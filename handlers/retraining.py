@@ -1,0 +1,353 @@
+"""Automated retraining for one participant: trigger, train, judge, promote or keep.
+
+Orchestration is EventBridge rules and this one Lambda function (one per participant,
+so IAM scopes it to that participant's names), chained by SageMaker's own events:
+
+1. A trigger (the participant's RMSE alarm entering ALARM, a schedule, or `start` from
+   the notebook) takes the participant's lock, works out what their endpoint serves
+   now (algorithm and hyperparameters, see served_model), writes their recent samples
+   as a training set and a holdout of the most recent ones (retraining_data), and
+   starts a SageMaker training job whose evaluation channel is the holdout. It returns
+   at once: nothing waits while the job runs.
+2. SageMaker emits "SageMaker Training Job State Change" when the job ends; a rule
+   delivers it here. On Failed or Stopped the attempt is recorded and the endpoint is
+   left alone. On Completed the candidate's RMSE is the metric the job itself reports
+   on the holdout (free: no temporary endpoint, no batch transform), and the current
+   model's RMSE is measured by calling the live endpoint on the same holdout rows in
+   bounded batches (a few calls of 500 rows). The candidate is promoted only if its
+   RMSE < current x (1 - margin); otherwise the current model stays.
+3. Every attempt is recorded in the retraining table with one log line, which is also
+   an Embedded Metric Format record for the dashboard.
+
+Why not Step Functions: its SageMaker integration (`createTrainingJob.sync`) would be
+just as free of polling, but the state machine cannot run on this machine, whereas this
+chain runs whole against moto with the local SageMaker emulation (tools/), which is how
+it is tested. The lock (a conditional write with an expiry) keeps one attempt in flight
+per participant, so there are never two promotions at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers import retraining_data, retraining_events, scoring, served_model
+from handlers.log import log
+from handlers.retraining_events import BadEvent, Command, JobStateChange, Trigger, Who
+from handlers.retraining_store import Store, attempt_key
+
+LOCK_SLACK_SECONDS = 900  # beyond the job's own limit, for the judge to finish
+DEFAULTS_FROM_ENV = {"margin_percent": "MARGIN_PERCENT", "window_minutes": "WINDOW_MINUTES"}
+
+
+class ConfigError(ValueError):
+    """The function's environment is wrong: a deployment bug, listed in full."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The function's environment, written by the component, checked in one pass."""
+
+    event: str
+    participant: str
+    endpoint: str
+    alarm_name: str
+    job_prefix: str
+    bucket: str
+    samples_prefix: str
+    role_arn: str
+    table: str
+    training_instance_type: str
+    allowed_instance_types: tuple[str, ...]
+    enabled_by_default: bool
+    margin_percent: float
+    window_minutes: int
+    holdout_percent: float
+    max_training_seconds: int
+    precollected_uri: str
+    baseline_model_url: str
+    baseline_hyperparameters: dict
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        problems: list[str] = []
+
+        def get(key: str, convert: Callable[[str], Any] = str, default: str | None = None):
+            raw = env.get(key, default)
+            if raw is None or raw == "" and default is None:
+                problems.append(f"{key} is not set")
+                return None
+            try:
+                return convert(raw)
+            except (ValueError, TypeError) as error:
+                problems.append(f"{key}={raw[:40]!r}: {error}")
+                return None
+
+        def choice(raw: str) -> bool:
+            if raw not in ("on", "off"):
+                raise ValueError("must be on or off")
+            return raw == "on"
+
+        allowed = tuple(t.strip() for t in env.get("ALLOWED_INSTANCE_TYPES", "").split(",")
+                        if t.strip())
+        values = {
+            "event": get("EVENT"), "participant": get("PARTICIPANT"), "endpoint": get("ENDPOINT_NAME"),
+            "alarm_name": get("ALARM_NAME"), "job_prefix": get("JOB_PREFIX"), "bucket": get("BUCKET"),
+            "samples_prefix": get("SAMPLES_PREFIX"), "role_arn": get("SAGEMAKER_ROLE_ARN"),
+            "table": get("TABLE_NAME"), "training_instance_type": get("TRAINING_INSTANCE_TYPE"),
+            "allowed_instance_types": allowed, "enabled_by_default": get("RETRAINING_DEFAULT", choice),
+            "margin_percent": get("MARGIN_PERCENT", float), "window_minutes": get("WINDOW_MINUTES", int),
+            "holdout_percent": get("HOLDOUT_PERCENT", float, "20"),
+            "max_training_seconds": get("MAX_TRAINING_SECONDS", int, "3600"),
+            "precollected_uri": get("PRECOLLECTED_URI", str, ""),
+            "baseline_model_url": get("BASELINE_MODEL_URL"),
+            "baseline_hyperparameters": get("BASELINE_HYPERPARAMETERS", json.loads)}
+        if values["training_instance_type"] and \
+                values["training_instance_type"] not in allowed:
+            problems.append(f"TRAINING_INSTANCE_TYPE {values['training_instance_type']!r} is "
+                            f"not in ALLOWED_INSTANCE_TYPES {list(allowed)}")
+        if problems:
+            raise ConfigError("retraining function misconfigured: " + "; ".join(problems))
+        return cls(**values)
+
+    @property
+    def who(self) -> Who:
+        return Who(self.participant, self.alarm_name, self.job_prefix)
+
+
+@dataclass
+class Clients:
+    sagemaker: Any
+    runtime: Any
+    s3: Any
+    table: Any
+
+
+def default_clients(config: Config) -> Clients:
+    import boto3
+    return Clients(boto3.client("sagemaker"), boto3.client("sagemaker-runtime"),
+                   boto3.client("s3"), boto3.resource("dynamodb").Table(config.table))
+
+
+def effective(config: Config, stored: Mapping[str, Any]) -> dict:
+    """The participant's settings over the event's defaults."""
+    return {"enabled": stored.get("enabled", config.enabled_by_default),
+            "margin_percent": stored.get("margin_percent", config.margin_percent),
+            "window_minutes": stored.get("window_minutes", config.window_minutes),
+            "include_precollected": stored.get("include_precollected", False)}
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code')}: {str(details.get('Message'))[:200]}"
+    return str(error)[:300]
+
+
+# --- trigger --------------------------------------------------------------------------
+
+def _training_job(config: Config, served: served_model.Served, name: str,
+                  split: retraining_data.Split) -> dict:
+    channel, _ = served_model.EVALUATION[served.algorithm]
+    instance = served.instance_type if served.instance_type in config.allowed_instance_types \
+        else config.training_instance_type
+    hyperparameters = {**served_model.FIXED_HYPERPARAMETERS.get(served.algorithm, {}),
+                       **{k: str(v) for k, v in served.hyperparameters.items()}}
+
+    def source(uri: str) -> dict:
+        return {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri,
+                                 "S3DataDistributionType": "FullyReplicated"}}
+
+    return {
+        "TrainingJobName": name, "RoleArn": config.role_arn, "HyperParameters": hyperparameters,
+        "AlgorithmSpecification": {"TrainingImage": served.image, "TrainingInputMode": "File"},
+        "InputDataConfig": [
+            {"ChannelName": "train", "DataSource": source(split.train_uri),
+             "ContentType": "text/csv"},
+            {"ChannelName": channel, "DataSource": source(split.holdout_uri),
+             "ContentType": "text/csv"}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{config.bucket}/"
+                                          f"{retraining_data.ATTEMPTS_PREFIX}{name}/model"},
+        "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_training_seconds},
+        "Tags": [{"Key": "Participant", "Value": config.participant},
+              {"Key": "Purpose", "Value": "retraining"}]}
+
+
+def trigger(request: Trigger, config: Config, clients: Clients, now: datetime) -> dict:
+    store = Store(clients.table, config.participant)
+    settings = effective(config, store.settings())
+    if request.kind != "manual" and not settings["enabled"]:
+        return {"outcome": "off", "trigger": request.kind}
+    job = f"{config.job_prefix}-{now.strftime('%Y%m%d%H%M%S')}"
+    epoch = int(now.timestamp())
+    previous = store.acquire(job, epoch, epoch + config.max_training_seconds + LOCK_SLACK_SECONDS)
+    if previous is None:
+        held = store.lock() or {}
+        return {"outcome": "busy", "trigger": request.kind, "running": held.get("attempt")}
+    record = {"status": "training", "trigger": request.kind, "trigger_detail": request.detail,
+              "job": job, "started": now.isoformat(), "started_epoch": epoch,
+              "margin_percent": settings["margin_percent"],
+              "window_minutes": settings["window_minutes"],
+              "took_over": previous.get("attempt")}
+    try:
+        served = served_model.current(clients.sagemaker, config.endpoint,
+                                      config.baseline_model_url, config.baseline_hyperparameters)
+        split = retraining_data.prepare(
+            clients.s3, config.bucket, config.samples_prefix, job, now,
+            settings["window_minutes"], config.holdout_percent,
+            config.precollected_uri if settings["include_precollected"] else "")
+        spec = _training_job(config, served, job, split)
+        clients.sagemaker.create_training_job(**spec)
+    except (served_model.NotRetrainable, retraining_data.NotEnoughData, ClientError,
+            BotoCoreError) as error:
+        record.update(status="done", decision="not_started", reason=_error_text(error),
+                      finished=now.isoformat(), duration_s=0)
+        store.record(attempt_key(job), record)
+        store.release(job)
+        return {"outcome": "not_started", "trigger": request.kind, "job": job,
+                "reason": record["reason"]}
+    record.update(algorithm=served.algorithm, serving_config=served.config_name,
+                  serving_job=served.training_job or "baseline",
+                  hyperparameters=spec["HyperParameters"],
+                  instance_type=spec["ResourceConfig"]["InstanceType"],
+                  train_rows=split.train_rows, holdout_rows=split.holdout_rows,
+                  rejected_rows=split.rejected_rows, holdout_key=split.holdout_key,
+                  image=served.image)
+    store.record(attempt_key(job), record)
+    return {"outcome": "training", "trigger": request.kind, "job": job,
+            "algorithm": served.algorithm, "train_rows": split.train_rows,
+            "holdout_rows": split.holdout_rows}
+
+
+# --- judge ----------------------------------------------------------------------------
+
+def _decide(config: Config, clients: Clients, attempt: dict, job: dict) -> dict:
+    status = job["TrainingJobStatus"]
+    if status != "Completed":
+        return {"decision": "job_failed" if status == "Failed" else "job_stopped",
+                "reason": str(job.get("FailureReason", status))[:300]}
+    candidate = served_model.candidate_rmse(attempt["algorithm"],
+                                            job.get("FinalMetricDataList", []))
+    if candidate is None:
+        return {"decision": "kept", "reason": "the job reported no evaluation metric"}
+    outcome: dict[str, Any] = {"candidate_rmse": candidate}
+    try:
+        features, truth = retraining_data.holdout_rows(clients.s3, config.bucket,
+                                                       attempt["holdout_key"])
+        outcome["current_rmse"] = served_model.live_rmse(clients.runtime, config.endpoint,
+                                                         features, truth)
+    except (ClientError, BotoCoreError, ValueError) as error:
+        # Not knowing how good the current model is, never replace it.
+        return {**outcome, "decision": "kept",
+                "reason": f"the current model could not be measured: {_error_text(error)}"}
+    bar = outcome["current_rmse"] * (1 - attempt["margin_percent"] / 100)
+    if not candidate < bar:
+        return {**outcome, "decision": "kept",
+                "reason": f"candidate {candidate:.1f} ms is not below {bar:.1f} ms"}
+    endpoint = clients.sagemaker.describe_endpoint(EndpointName=config.endpoint)
+    if endpoint["EndpointStatus"] != "InService":
+        return {**outcome, "decision": "kept",
+                "reason": f"the endpoint is {endpoint['EndpointStatus']}, not InService"}
+    served_model.promote(clients.sagemaker, config.endpoint, job["TrainingJobName"],
+                         attempt["image"], job["ModelArtifacts"]["S3ModelArtifacts"],
+                         config.role_arn, tags=[{"Key": "Participant",
+                                                 "Value": config.participant}])
+    return {**outcome, "decision": "promoted",
+            "reason": f"candidate {candidate:.1f} ms < {bar:.1f} ms"}
+
+
+def judge(request: JobStateChange, config: Config, clients: Clients, now: datetime) -> dict:
+    if request.status not in retraining_events.TERMINAL_STATUSES:
+        return {"outcome": "ignored", "job": request.job_name, "status": request.status}
+    store = Store(clients.table, config.participant)
+    key = attempt_key(request.job_name)
+    attempt = store.attempt(key)
+    if attempt is None or not store.claim(key, "training", "judging"):
+        # Not started by the loop, or a redelivered event: already judged.
+        return {"outcome": "ignored", "job": request.job_name, "status": request.status,
+                "reason": "no attempt awaits this job"}
+    try:
+        job = clients.sagemaker.describe_training_job(TrainingJobName=request.job_name)
+        result = _decide(config, clients, attempt, job)
+    except (ClientError, BotoCoreError) as error:
+        result = {"decision": "error", "reason": _error_text(error)}
+    duration = int(now.timestamp()) - attempt["started_epoch"]
+    store.record(key, {**attempt, **result, "status": "done", "finished": now.isoformat(),
+                       "duration_s": duration})
+    store.release(request.job_name)
+    return {"outcome": result["decision"], "job": request.job_name, "duration_s": duration,
+            **{k: v for k, v in result.items() if k != "decision"}}
+
+
+# --- the participant's commands -------------------------------------------------------
+
+def command(request: Command, config: Config, clients: Clients) -> dict:
+    store = Store(clients.table, config.participant)
+    if request.action in ("enable", "disable"):
+        store.update_settings({"enabled": request.action == "enable"})
+    elif request.action == "configure":
+        store.update_settings(request.settings)
+    answer = {"outcome": request.action, "settings": effective(config, store.settings())}
+    if request.action == "status":
+        answer.update(running=(store.lock() or {}).get("attempt"), attempts=store.attempts())
+    return answer
+
+
+# --- the function ---------------------------------------------------------------------
+
+def metrics_record(config: Config, result: dict, timestamp_ms: int) -> dict:
+    """The judge's log line: an Embedded Metric Format record for the dashboard."""
+    values = {"RetrainingAttempts": 1,
+              "RetrainingPromotions": int(result["outcome"] == "promoted"),
+              "RetrainingSeconds": result.get("duration_s", 0)}
+    units = {"RetrainingAttempts": "Count", "RetrainingPromotions": "Count",
+             "RetrainingSeconds": "Seconds"}
+    for name, key in (("CandidateRMSE", "candidate_rmse"), ("CurrentRMSE", "current_rmse")):
+        if result.get(key) is not None:
+            values[name], units[name] = result[key], "Milliseconds"
+    return {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
+        "Namespace": f"{scoring.NAMESPACE}/{config.event}",
+        "Dimensions": [[scoring.DIMENSION]],
+        "Metrics": [{"Name": n, "Unit": units[n]} for n in values]}]},
+        scoring.DIMENSION: config.participant, **values}
+
+
+def handle(event: Any, env: Mapping[str, str], clients: Clients | None = None,
+           clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+           timer: Callable[[], float] = time.perf_counter) -> dict:
+    """One event for the participant whose function's environment is `env`."""
+    started = timer()
+    config = Config.from_env(env)
+    now = clock()
+    try:
+        request = retraining_events.parse(event, config.who)
+    except BadEvent as error:
+        log("retraining", participant=config.participant, outcome="bad_event",
+            problems=error.problems)
+        return {"ok": False, "outcome": "bad_event", "error": str(error)}
+    clients = clients or default_clients(config)
+    if isinstance(request, Trigger):
+        result = trigger(request, config, clients, now)
+    elif isinstance(request, JobStateChange):
+        result = judge(request, config, clients, now)
+    else:
+        result = command(request, config, clients)
+    fields = {k: v for k, v in result.items() if k not in ("attempts", "settings")}
+    line = {"participant": config.participant, **fields,
+            "latency_ms": round(1000 * (timer() - started), 1)}
+    if isinstance(request, JobStateChange) and result["outcome"] != "ignored":
+        line.update(metrics_record(config, result, int(now.timestamp() * 1000)))
+    log("retraining", **line)  # one line per event; the judge's is also the metric record
+    return {"ok": True, **result}
+
+
+def handler(event: dict, context: Any | None = None) -> dict:
+    return handle(event, os.environ)

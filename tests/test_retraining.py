@@ -1,0 +1,451 @@
+"""The retraining loop against moto, with SageMaker training and serving emulated.
+
+Two participants whose ids share a prefix (`ada`, `ada-lovelace`) each have a bucket,
+an endpoint serving the baseline (an XGBoost model trained on the normal FC), and a
+retraining function (tools.local_retraining delivers SageMaker's job state changes to
+it). The FC has drifted to peak season: ada's bucket holds an hour of drifted samples.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from handlers import (
+    fc_samples,
+    retraining,
+    retraining_data,
+    retraining_events,
+    served_model,
+)
+from handlers.retraining_events import BadEvent, Who
+from tools import local_sagemaker
+from tools.local_retraining import LocalLoop
+from tools.local_sagemaker import EmulatedRuntime, emulate_sagemaker
+from training import baseline, local
+from training.hyperparameters import SENSIBLE
+
+EVENT, ACCOUNT = "aim368", "123456789012"
+IDS = ("ada", "ada-lovelace")
+SHARED = "aim368-training-data"
+BASELINE_KEY = "models/baseline/model.tar.gz"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+DRIFTED_SAMPLES = 6000
+
+
+def names(participant):
+    prefix = f"{EVENT}-{participant}"
+    return {"bucket": f"{prefix}-samples-1a2b3c4", "endpoint": f"{prefix}-endpoint",
+            "alarm": f"{prefix}-rmse", "job_prefix": f"{prefix}--rt",
+            "role": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-sagemaker"}
+
+
+def environment(participant, **overrides):
+    n = names(participant)
+    return {"EVENT": EVENT, "PARTICIPANT": participant, "ENDPOINT_NAME": n["endpoint"],
+            "ALARM_NAME": n["alarm"], "JOB_PREFIX": n["job_prefix"], "BUCKET": n["bucket"],
+            "SAMPLES_PREFIX": "samples/", "SAGEMAKER_ROLE_ARN": n["role"],
+            "TABLE_NAME": "aim368-retraining", "TRAINING_INSTANCE_TYPE": "ml.m5.large",
+            "ALLOWED_INSTANCE_TYPES": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
+            "RETRAINING_DEFAULT": "off", "MARGIN_PERCENT": "5", "WINDOW_MINUTES": "60",
+            "HOLDOUT_PERCENT": "20", "MAX_TRAINING_SECONDS": "3600",
+            "PRECOLLECTED_URI": f"s3://{SHARED}/datasets/TrainSamples.csv",
+            "BASELINE_MODEL_URL": f"s3://{SHARED}/{BASELINE_KEY}",
+            "BASELINE_HYPERPARAMETERS": json.dumps(SENSIBLE["xgboost"]), **overrides}
+
+
+def arrays(samples):
+    values = np.array(samples, dtype=float)
+    return values[:, 1:], values[:, 0]
+
+
+@pytest.fixture(scope="module")
+def baseline_artifact(tmp_path_factory):
+    model = local.train("xgboost", SENSIBLE["xgboost"], arrays(fc_samples.generate(30_000, 1)),
+                        arrays(fc_samples.generate(5_000, 2)))
+    return baseline.package(model.booster, tmp_path_factory.mktemp("m") / "model.tar.gz").read_bytes()
+
+
+def put_samples(s3, bucket, samples, moment, name):
+    key = retraining_data.hour_prefix("samples/", moment) + name
+    s3.put_object(Bucket=bucket, Key=key, Body="".join(map(fc_samples.encode, samples)).encode())
+
+
+@pytest.fixture
+def world(aws_env, baseline_artifact):
+    with mock_aws(), emulate_sagemaker():
+        s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+        table = boto3.resource("dynamodb").create_table(
+            TableName="aim368-retraining", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "participant", "KeyType": "HASH"},
+                       {"AttributeName": "record", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "participant", "AttributeType": "S"},
+                                  {"AttributeName": "record", "AttributeType": "S"}])
+        s3.create_bucket(Bucket=SHARED)
+        s3.put_object(Bucket=SHARED, Key=BASELINE_KEY, Body=baseline_artifact)
+        s3.put_object(Bucket=SHARED, Key="datasets/TrainSamples.csv",
+                      Body="".join(map(fc_samples.encode, fc_samples.generate(2000, 5))).encode())
+        now = datetime.now(UTC)
+        for participant in IDS:
+            n = names(participant)
+            s3.create_bucket(Bucket=n["bucket"])
+            model = f"{EVENT}-{participant}-model-1a2b3c4"
+            sagemaker.create_model(ModelName=model, ExecutionRoleArn=n["role"],
+                                   PrimaryContainer={"Image": IMAGE, "ModelDataUrl":
+                                                     f"s3://{SHARED}/{BASELINE_KEY}"})
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=f"{EVENT}-{participant}-config-1a2b3c4", ProductionVariants=[{
+                    "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
+                    "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}])
+            sagemaker.create_endpoint(EndpointName=n["endpoint"],
+                                      EndpointConfigName=f"{EVENT}-{participant}-config-1a2b3c4")
+        drifted = fc_samples.generate(DRIFTED_SAMPLES, 11, "peak-season")
+        for part in range(3):  # three Firehose objects, oldest first
+            chunk = drifted[part * 2000:(part + 1) * 2000]
+            put_samples(s3, names("ada")["bucket"], chunk, now, f"stream-{part}")
+        runtime = EmulatedRuntime()
+        clients = retraining.Clients(sagemaker, runtime, s3, table)
+        loops = {p: LocalLoop(environment(p), clients) for p in IDS}
+        yield loops, s3, sagemaker, table, runtime
+        local_sagemaker.JOB_FAULTS.clear()
+
+
+def serving(sagemaker, participant):
+    return sagemaker.describe_endpoint(EndpointName=names(participant)["endpoint"])[
+        "EndpointConfigName"]
+
+
+def live_rmse(runtime, participant, samples):
+    features, truth = arrays(samples)
+    body = "\n".join(",".join(fc_samples.format_number(v) for v in row) for row in features)
+    answer = runtime.invoke_endpoint(EndpointName=names(participant)["endpoint"], Body=body.encode())
+    return local.rmse(np.array(served_model.predictions_from(answer["Body"].read(),
+                                                             len(truth))), truth)
+
+
+def alarm_event(participant, state="ALARM"):
+    return {"version": "0", "source": "aws.cloudwatch",
+            "detail-type": "CloudWatch Alarm State Change",
+            "resources": [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{names(participant)['alarm']}"],
+            "detail": {"alarmName": names(participant)["alarm"],
+                       "state": {"value": state, "reason": "Threshold Crossed"},
+                       "previousState": {"value": "OK"}}}
+
+
+def jobs(sagemaker):
+    return sorted(j["TrainingJobName"] for j in
+                  sagemaker.list_training_jobs()["TrainingJobSummaries"])
+
+
+# --- the loop -------------------------------------------------------------------------
+
+def test_after_the_drift_a_retrained_model_is_judged_better_and_promoted(world):
+    loops, _, sagemaker, _, runtime = world
+    fresh = fc_samples.generate(3000, 99, "peak-season")
+    before = live_rmse(runtime, "ada", fresh)
+    loops["ada"].invoke({"action": "enable"})
+    started = loops["ada"].invoke(alarm_event("ada"))
+    assert started["outcome"] == "training" and started["algorithm"] == "xgboost"
+    assert (started["train_rows"], started["holdout_rows"]) == (4800, 1200)
+    judged = loops["ada"].responses[-1]
+    assert judged["outcome"] == "promoted", judged
+    assert judged["candidate_rmse"] < judged["current_rmse"] * 0.95
+    assert serving(sagemaker, "ada") == started["job"]
+    assert started["job"].startswith("aim368-ada--rt-")
+    after = live_rmse(runtime, "ada", fresh)
+    assert after < before / 2  # the degraded baseline is far off; the candidate is not
+    [attempt] = loops["ada"].invoke({"action": "status"})["attempts"]
+    assert attempt["decision"] == "promoted" and attempt["trigger"] == "alarm"
+    assert attempt["serving_job"] == "baseline"
+    assert attempt["hyperparameters"]["max_depth"] == str(SENSIBLE["xgboost"]["max_depth"])
+    assert set(attempt) >= {"candidate_rmse", "current_rmse", "duration_s", "job"}
+    # Nobody else's endpoint moved.
+    assert serving(sagemaker, "ada-lovelace") == "aim368-ada-lovelace-config-1a2b3c4"
+
+
+def test_the_holdout_is_the_most_recent_samples_and_is_not_trained_on(world):
+    loops, s3, sagemaker, *_ = world
+    started = loops["ada"].invoke({"action": "start"}, deliver=False)
+    job = sagemaker.describe_training_job(TrainingJobName=started["job"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                for c in job["InputDataConfig"]}
+    bucket = names("ada")["bucket"]
+    base = f"s3://{bucket}/retraining/{started['job']}/"
+    assert channels == {"train": base + "train/", "validation": base + "holdout/"}
+    holdout = s3.get_object(Bucket=bucket, Key=f"retraining/{started['job']}/holdout/holdout.csv")
+    newest = s3.get_object(Bucket=bucket, Key=retraining_data.hour_prefix(
+        "samples/", datetime.now(UTC)) + "stream-2")
+    assert newest["Body"].read().endswith(holdout["Body"].read())
+
+
+def test_a_worse_candidate_is_never_promoted(world):
+    loops, _, sagemaker, *_ = world
+    local_sagemaker.JOB_FAULTS["aim368-ada--rt-"] = "bad-model"
+    loops["ada"].invoke({"action": "start"})
+    judged = loops["ada"].responses[-1]
+    assert judged["outcome"] == "kept"
+    assert judged["candidate_rmse"] > judged["current_rmse"]
+    assert serving(sagemaker, "ada") == "aim368-ada-config-1a2b3c4"
+
+
+def test_a_failed_job_leaves_the_endpoint_untouched_and_frees_the_loop(world):
+    loops, _, sagemaker, *_ = world
+    local_sagemaker.JOB_FAULTS["aim368-ada--rt-"] = "fail"
+    loops["ada"].invoke({"action": "start"})
+    judged = loops["ada"].responses[-1]
+    assert judged["outcome"] == "job_failed" and "injected fault" in judged["reason"]
+    assert serving(sagemaker, "ada") == "aim368-ada-config-1a2b3c4"
+    assert loops["ada"].invoke({"action": "status"})["running"] is None
+
+
+def test_a_second_trigger_while_one_runs_is_refused_until_the_lock_expires(world):
+    loops, _, sagemaker, *_ = world
+    first = loops["ada"].invoke({"action": "start"}, deliver=False)
+    second = loops["ada"].invoke({"action": "start"}, deliver=False)
+    assert second == {"ok": True, "outcome": "busy", "trigger": "manual",
+                      "running": first["job"]}
+    assert jobs(sagemaker) == [first["job"]]
+    # A job that never reports back cannot block the loop for ever.
+    later = LocalLoop({**loops["ada"].env, "WINDOW_MINUTES": "240"}, loops["ada"].clients,
+                      clock=lambda: datetime.now(UTC) + timedelta(hours=2))
+    third = later.invoke({"action": "start"}, deliver=False)
+    assert third["outcome"] == "training"
+    assert later.invoke({"action": "status"})["attempts"][0]["took_over"] == first["job"]
+
+
+def test_a_redelivered_job_event_is_judged_once(world):
+    loops, _, _sagemaker, *_ = world
+    started = loops["ada"].invoke({"action": "start"})
+    loops["ada"].delivered.clear()
+    [again] = loops["ada"].deliver()
+    assert again["outcome"] == "ignored"
+    assert [a["job"] for a in loops["ada"].invoke({"action": "status"})["attempts"]] == \
+        [started["job"]]
+
+
+def test_the_loop_is_off_by_default_and_only_automatic_triggers_honour_the_switch(world):
+    loops, _, sagemaker, *_ = world
+    assert loops["ada"].invoke(alarm_event("ada"))["outcome"] == "off"
+    schedule = {"source": "aws.events", "detail-type": "Scheduled Event",
+                "resources": ["arn:aws:events:us-east-1:123456789012:rule/r"], "detail": {}}
+    assert loops["ada"].invoke(schedule)["outcome"] == "off"
+    assert jobs(sagemaker) == []
+    on_for_all = LocalLoop(environment("ada", RETRAINING_DEFAULT="on"), loops["ada"].clients)
+    assert on_for_all.invoke(schedule, deliver=False)["outcome"] == "training"
+
+
+def test_not_enough_recent_samples_skips_the_attempt_without_a_job(world):
+    loops, _, sagemaker, *_ = world
+    answer = loops["ada-lovelace"].invoke({"action": "start"})  # her bucket is empty
+    assert answer["outcome"] == "not_started" and "0 recent samples" in answer["reason"]
+    assert jobs(sagemaker) == []
+    assert loops["ada-lovelace"].invoke({"action": "status"})["running"] is None
+
+
+def test_a_participant_changes_margin_and_window_within_bounds(world):
+    loops, *_ = world
+    answer = loops["ada"].invoke({"action": "configure", "margin_percent": 10,
+                                  "window_minutes": 30, "include_precollected": True})
+    assert answer["settings"] == {"enabled": False, "margin_percent": 10,
+                                  "window_minutes": 30, "include_precollected": True}
+    bad = loops["ada"].invoke({"action": "configure", "margin_percent": 90,
+                               "window_minutes": 1.5, "colour": "red"})
+    assert bad["ok"] is False
+    for part in ["margin_percent=90 must be between 0.0 and 50.0",
+                 "window_minutes=1.5 must be a whole number", "unknown key 'colour'"]:
+        assert part in bad["error"]
+
+
+def test_the_pre_collected_set_joins_the_training_data_when_asked(world):
+    loops, s3, *_ = world
+    loops["ada"].invoke({"action": "configure", "include_precollected": True})
+    started = loops["ada"].invoke({"action": "start"}, deliver=False)
+    keys = [o["Key"] for o in s3.list_objects_v2(
+        Bucket=names("ada")["bucket"], Prefix=f"retraining/{started['job']}/train/")["Contents"]]
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["precollected.csv", "recent.csv"]
+
+
+# --- isolation and bad events ---------------------------------------------------------
+
+def test_a_function_refuses_events_about_a_prefix_sharing_participant(world):
+    loops, _, sagemaker, *_ = world
+    loops["ada"].invoke({"action": "enable"})
+    answer = loops["ada"].invoke(alarm_event("ada-lovelace"))
+    assert answer["ok"] is False and "is not ada's (aim368-ada-rmse)" in answer["error"]
+    job_event = {"source": "aws.sagemaker", "detail-type": "SageMaker Training Job State Change",
+                 "detail": {"TrainingJobName": "aim368-ada-lovelace--rt-20261201000000",
+                            "TrainingJobStatus": "Completed"}}
+    answer = loops["ada"].invoke(job_event)
+    assert answer["ok"] is False and "not one of ada's retraining jobs" in answer["error"]
+    answer = loops["ada"].invoke({"action": "start", "participant": "ada-lovelace"})
+    assert answer["ok"] is False and "retrains only 'ada'" in answer["error"]
+    assert jobs(sagemaker) == []
+
+
+def test_each_participants_loop_touches_only_their_own_resources(world):
+    loops, s3, sagemaker, table, _ = world
+    put_samples(s3, names("ada-lovelace")["bucket"],
+                fc_samples.generate(3000, 12, "peak-season"), datetime.now(UTC), "stream-0")
+    for participant in IDS:
+        loops[participant].invoke({"action": "start"})
+    for participant in IDS:
+        prefix = names(participant)["job_prefix"] + "-"
+        [job] = [j for j in jobs(sagemaker) if j.startswith(prefix)]
+        described = sagemaker.describe_training_job(TrainingJobName=job)
+        assert described["RoleArn"] == names(participant)["role"]
+        assert described["OutputDataConfig"]["S3OutputPath"].startswith(
+            f"s3://{names(participant)['bucket']}/retraining/")
+        assert all(c["DataSource"]["S3DataSource"]["S3Uri"].startswith(
+            f"s3://{names(participant)['bucket']}/") for c in described["InputDataConfig"])
+        assert serving(sagemaker, participant) == job
+        items = table.query(KeyConditionExpression="participant = :p",
+                            ExpressionAttributeValues={":p": participant})["Items"]
+        assert {i["job"] for i in items if i["record"].startswith("attempt#")} == {job}
+
+
+@pytest.mark.parametrize("event, expected", [
+    ([], "an event must be a JSON object, got list"),
+    ({"source": "aws.s3", "detail-type": "Object Created"}, "unexpected event source 'aws.s3'"),
+    ({"hello": 1}, "no 'action'"),
+    ({"action": "explode"}, "action 'explode' must be one of"),
+    ({"action": "start", "margin_percent": 3}, "can only be changed with action 'configure'"),
+    ({"action": "configure"}, "needs at least one of"),
+    ({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+      "detail": {"alarmName": "aim368-ada-rmse", "state": {"value": "OK"}}},
+     "state 'OK' is not ALARM"),
+    ({"source": "aws.sagemaker", "detail-type": "SageMaker Training Job State Change",
+      "detail": "x"}, "'detail' must be an object"),
+])
+def test_bad_events_get_a_clear_error_never_a_traceback(world, capsys, event, expected):
+    loops, *_ = world
+    answer = loops["ada"].invoke(event)
+    assert answer["ok"] is False and expected in answer["error"]
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["outcome"] == "bad_event"
+
+
+def test_the_judge_logs_one_line_that_is_also_a_metric_record(world, capsys):
+    loops, *_ = world
+    loops["ada"].invoke({"action": "start"})
+    trigger_line, judge_line = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert trigger_line["outcome"] == "training" and "_aws" not in trigger_line
+    [metrics] = judge_line["_aws"]["CloudWatchMetrics"]
+    assert metrics["Namespace"] == "MLWorkshop/aim368"
+    assert judge_line["Participant"] == "ada" and judge_line["RetrainingPromotions"] == 1
+    assert {m["Name"] for m in metrics["Metrics"]} >= {"CandidateRMSE", "CurrentRMSE",
+                                                        "RetrainingAttempts"}
+
+
+def test_a_misconfigured_function_lists_every_problem():
+    with pytest.raises(retraining.ConfigError) as caught:
+        retraining.Config.from_env({"RETRAINING_DEFAULT": "maybe", "MARGIN_PERCENT": "x",
+                                    "TRAINING_INSTANCE_TYPE": "ml.p4d.24xlarge",
+                                    "ALLOWED_INSTANCE_TYPES": "ml.m5.large"})
+    message = str(caught.value)
+    for part in ["EVENT is not set", "RETRAINING_DEFAULT='maybe': must be on or off",
+                 "MARGIN_PERCENT='x'", "'ml.p4d.24xlarge' is not in ALLOWED_INSTANCE_TYPES"]:
+        assert part in message
+
+
+# --- what the endpoint serves ---------------------------------------------------------
+
+def test_a_notebook_promoted_model_is_retrained_with_its_own_job_settings(world):
+    loops, _s3, sagemaker, *_ = world
+    sagemaker.create_training_job(
+        TrainingJobName="aim368-ada-xgb-20261201100000", RoleArn=names("ada")["role"],
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"num_round": "40", "early_stopping_rounds": "3", "max_depth": "4",
+                         "eta": "0.5", "objective": "reg:squarederror"},
+        InputDataConfig=[{"ChannelName": c, "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{SHARED}/datasets/"}}}
+            for c in ("train", "validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{names('ada')['bucket']}/training-output/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600})
+    job = sagemaker.describe_training_job(TrainingJobName="aim368-ada-xgb-20261201100000")
+    served_model.promote(sagemaker, names("ada")["endpoint"], job["TrainingJobName"], IMAGE,
+                         job["ModelArtifacts"]["S3ModelArtifacts"], names("ada")["role"])
+    served = served_model.current(sagemaker, names("ada")["endpoint"], "s3://x/y", {})
+    assert served.training_job == "aim368-ada-xgb-20261201100000"
+    assert served.instance_type == "ml.m5.xlarge"
+    started = loops["ada"].invoke({"action": "start"}, deliver=False)
+    retrain = sagemaker.describe_training_job(TrainingJobName=started["job"])
+    assert retrain["HyperParameters"]["max_depth"] == "4"
+    assert retrain["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+
+
+def test_a_model_whose_artifact_no_job_produced_is_not_retrained(world):
+    loops, _, sagemaker, *_ = world
+    sagemaker.create_model(ModelName="aim368-ada-odd", ExecutionRoleArn=names("ada")["role"],
+                           PrimaryContainer={"Image": IMAGE, "ModelDataUrl":
+                                             "s3://elsewhere/x/aim368-ada-lovelace--rt-1/output/model.tar.gz"})
+    sagemaker.create_endpoint_config(EndpointConfigName="aim368-ada-odd", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "aim368-ada-odd", "InitialInstanceCount": 1,
+        "InstanceType": "ml.c5.large"}])
+    sagemaker.update_endpoint(EndpointName=names("ada")["endpoint"], EndpointConfigName="aim368-ada-odd")
+    answer = loops["ada"].invoke({"action": "start"})
+    assert answer["outcome"] == "not_started" and "cannot read training job" in answer["reason"]
+
+
+def test_batch_answers_of_every_algorithm_are_read_in_order():
+    assert served_model.predictions_from(b"1.5\n2.5\n", 2) == [1.5, 2.5]
+    assert served_model.predictions_from(
+        b'{"predictions": [{"predicted_label": 3}, {"predicted_label": 4}]}', 2) == [3.0, 4.0]
+    assert served_model.predictions_from(b'{"predictions": [{"score": 5}]}', 1) == [5.0]
+    with pytest.raises(ValueError, match="expected 3 predictions, got 2"):
+        served_model.predictions_from(b"1\n2\n", 3)
+
+
+def test_the_sample_layout_is_the_one_firehose_is_given():
+    from components.sample_collection import SAMPLES_KEY_LAYOUT, SAMPLES_PREFIX
+    moment = datetime(2026, 12, 1, 7, 5, tzinfo=UTC)
+    rendered = (SAMPLES_PREFIX + SAMPLES_KEY_LAYOUT).replace("!{timestamp:yyyy}", "2026") \
+        .replace("!{timestamp:MM}", "12").replace("!{timestamp:dd}", "01") \
+        .replace("!{timestamp:HH}", "07")
+    assert retraining_data.hour_prefix("samples/", moment) == rendered
+
+
+# --- event parsing, for any input -----------------------------------------------------
+
+WHO = Who("ada", "aim368-ada-rmse", "aim368-ada--rt")
+json_values = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                           max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["source", "detail-type", "detail", "action",
+                                        "participant", "margin_percent", "window_minutes",
+                                        "include_precollected", "resources"]),
+                       json_values, max_size=6))
+def test_any_event_parses_or_is_refused_with_reasons(event):
+    try:
+        request = retraining_events.parse(event, WHO)
+    except BadEvent as error:
+        assert error.problems and all(isinstance(p, str) for p in error.problems)
+    else:
+        assert isinstance(request, (retraining_events.Trigger, retraining_events.Command,
+                                    retraining_events.JobStateChange))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(retraining_events.JOB_STATUSES), st.from_regex(r"[0-9]{14}", fullmatch=True),
+       st.text(max_size=30))
+def test_own_job_and_alarm_events_always_parse(status, stamp, reason):
+    job = retraining_events.parse({"source": "aws.sagemaker", "detail-type":
+                                   retraining_events.JOB_DETAIL_TYPE,
+                                   "detail": {"TrainingJobName": f"aim368-ada--rt-{stamp}",
+                                              "TrainingJobStatus": status}}, WHO)
+    assert job == retraining_events.JobStateChange(f"aim368-ada--rt-{stamp}", status)
+    alarm = retraining_events.parse({"source": "aws.cloudwatch", "detail-type":
+                                     retraining_events.ALARM_DETAIL_TYPE,
+                                     "detail": {"alarmName": "aim368-ada-rmse",
+                                                "state": {"value": "ALARM", "reason": reason}}},
+                                    WHO)
+    assert alarm.kind == "alarm"
