@@ -8,12 +8,9 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
-from tests.kit import DEFAULT_ROSTER
+from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 from tools.mock_program import Program, run_program
 from training.build import build_for_config
-
-# A small data set keeps each evaluation fast; tests about the data set set their own.
-DEFAULT_CONFIG = {"datasetSamples": "2000"}
 
 RunProgram = Callable[..., Program]
 

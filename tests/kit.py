@@ -38,6 +38,8 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
+# A small data set keeps each evaluation fast; tests about the data set set their own.
+DEFAULT_CONFIG = {"datasetSamples": "2000"}
 DEFAULT_ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}, {"name": "Alan Turing"}]
 IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
 

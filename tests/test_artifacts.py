@@ -11,7 +11,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from tests.conftest import DEFAULT_CONFIG
+from tests.kit import DEFAULT_CONFIG
 from training import artifacts, build
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from handlers import edge_traffic, leaderboard, portal, scoring
-from tests.conftest import create_scores_table
+from tests.kit import create_scores_table
 from tools.local_signin import LocalSignin
 
 NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=UTC)

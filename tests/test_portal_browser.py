@@ -26,7 +26,7 @@ import pytest
 from moto import mock_aws
 
 from handlers import edge_traffic, leaderboard, portal, scoring
-from tests.conftest import PROJECT_DIR, create_scores_table
+from tests.kit import PROJECT_DIR, create_scores_table
 from tools.local_function_url import LocalFunctionUrl
 from tools.local_signin import LocalSignin
 from tools.loopback import LoopbackServer

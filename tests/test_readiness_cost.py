@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from readiness.cost import Assumptions, estimate, price_keys
 from readiness.pricing import Prices, bundled, bundled_prices, price_list_prices
 from readiness.program import declare
-from tests.conftest import DEFAULT_CONFIG, DEFAULT_ROSTER
+from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 
 HOURS = 8.0
 ASSUME = Assumptions(hours=HOURS, training_jobs_per_participant=5, training_minutes_per_job=12,

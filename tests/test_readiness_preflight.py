@@ -9,7 +9,7 @@ import pytest
 
 from readiness.preflight import Problem, preflight, unchecked_types
 from readiness.program import declare, synthetic_roster
-from tests.conftest import DEFAULT_CONFIG, DEFAULT_ROSTER
+from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 from tools.mock_program import Declared, Program
 
 # What the current components get wrong, reported until the component fix lands (see

@@ -8,7 +8,7 @@ from botocore.stub import Stubber
 
 from readiness import quotas
 from readiness.program import declare
-from tests.conftest import DEFAULT_CONFIG, DEFAULT_ROSTER
+from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 
 TRAINING_TYPES = ["ml.c5.2xlarge", "ml.c5.xlarge", "ml.m5.large", "ml.m5.xlarge"]
 
