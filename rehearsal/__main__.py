@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rehearsal.run import DEFAULT_CONFIG, FAULTS, PROJECT_DIR, load_settings, rehearse
+from rehearsal.run import DEFAULT_CONFIG, PROJECT_DIR, load_settings, rehearse
+from rehearsal.validation import FAULTS, SettingsError
 
 
 def main(argv: list[str]) -> int:
@@ -22,9 +23,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fault", action="append", default=[], metavar="NAME=FAULT",
                         help=f"give a participant a fault: one of {', '.join(FAULTS)}")
     options = parser.parse_args(argv)
-    settings = load_settings(options.config, traffic_runs=options.traffic_runs,
-                             run_seconds=options.run_seconds,
-                             drift_from_run=options.drift_from_run)
+    try:
+        settings = load_settings(options.config, traffic_runs=options.traffic_runs,
+                                 run_seconds=options.run_seconds,
+                                 drift_from_run=options.drift_from_run)
+    except SettingsError as error:
+        print(f"{options.config}: {error}", file=sys.stderr)
+        return 2
     for spec in options.fault:
         name, _, fault = spec.partition("=")
         matches = [p for p in settings.participants if p.name.lower().startswith(name.lower())]

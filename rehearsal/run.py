@@ -7,6 +7,7 @@ is torn down on exit, Ctrl-C included (context managers all the way down).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ import yaml
 
 from handlers import fc_samples
 from rehearsal.endpoints import Deployed, LocalRuntime
+from rehearsal.validation import check
 from rehearsal.world import World, participant_of, provision
 from event.roster import slugify
 from tools.local_api import LocalApi, Route
@@ -33,7 +35,6 @@ from training import dataset, local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
-FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint")
 SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
 
 
@@ -59,17 +60,22 @@ class Settings:
 
 
 def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
-    raw = yaml.safe_load(Path(path).read_text())
+    """The settings in `path` with the non-None overrides; SettingsError lists every problem."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    if isinstance(raw, dict):
+        raw.update({key: value for key, value in overrides.items() if value is not None})
+    check(raw)
     people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"))
               for p in raw.pop("participants")]
-    for person in people:
-        if person.fault not in (None, *FAULTS):
-            raise ValueError(f"{person.name}: unknown fault {person.fault!r}; use one of {FAULTS}")
-    settings = Settings(people, **raw)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(settings, key, value)
-    return settings
+    return Settings(people, **raw)
+
+
+def check_settings(settings: Settings) -> None:
+    """The same checks on settings built or changed in code (faults given on the command line)."""
+    raw = dataclasses.asdict(settings)
+    raw["participants"] = [{k: v for k, v in p.items() if k != "fault" or v is not None}
+                           for p in raw["participants"]]
+    check(raw)
 
 
 class Progress:
@@ -340,6 +346,7 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
              progress: Optional[Progress] = None) -> int:
     """Run the whole event; the exit code is non-zero if any sample was lost."""
     from moto import mock_aws
+    check_settings(settings)  # before any phase: every problem at once, not one per run
     progress = progress or Progress()
     out.mkdir(parents=True, exist_ok=True)
     outcome = Outcome()
