@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rehearsal.run import DEFAULT_CONFIG, PROJECT_DIR, load_settings, rehearse
 from rehearsal.validation import FAULTS, SettingsError
+from rehearsal.world import QuotaError
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +39,9 @@ def main(argv: list[str]) -> int:
         matches[0].fault = fault
     try:
         return rehearse(settings, options.out)
+    except QuotaError as error:
+        print(f"rehearsal stopped: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: everything was shut down", file=sys.stderr)
         return 130

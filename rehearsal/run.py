@@ -27,7 +27,7 @@ import yaml
 from handlers import fc_samples
 from rehearsal.endpoints import Deployed, LocalRuntime
 from rehearsal.validation import check
-from rehearsal.world import World, participant_of, provision
+from rehearsal.world import World, participant_of, provision, rehearsed_account
 from event.roster import slugify
 from tools.local_api import LocalApi, Route
 from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
@@ -360,7 +360,7 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             program = declare(settings, out, program_path)
             progress.say(f"   {len(program.resources)} resources for "
                          f"{len(settings.participants)} participants")
-        with mock_aws(), LocalRuntime(ACCOUNT) as runtime, \
+        with mock_aws(), rehearsed_account(), LocalRuntime(ACCOUNT) as runtime, \
                 contextlib.redirect_stdout(handler_output):
             os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime.url
             with progress.phase("provision: create what it declares, in moto"):
