@@ -3,7 +3,7 @@
 import sys
 
 from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
-                   program_eval, training)
+                   program_eval, rehearsal_scale, training)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -14,3 +14,4 @@ if __name__ == "__main__":
     inference_handler.main()
     edge_load.main()
     training.main()
+    rehearsal_scale.main()  # whole rehearsals of 3, 30 and 100: the slowest, last

@@ -1,6 +1,7 @@
 """The rehearsal's local serving path: cheap per request, kept alive, its own delays measured."""
 
 import http.client
+import json
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from rehearsal.crowd import hyperparameters
 from rehearsal.endpoints import Deployed, LocalRuntime, single_threaded
+from rehearsal.serving import RuntimeProcess
 from tools.local_api import LocalApi, Route
 from training import local
 
@@ -71,3 +73,21 @@ def test_the_api_front_survives_a_post_with_a_body_on_a_kept_connection():
         connection.request("GET", "/ada/liveinference?features=1")
         response = connection.getresponse()
         assert (response.status, response.read()) == (200, b"{}")
+
+
+def test_the_runtime_in_its_own_process_serves_a_deployed_model_and_stops(data):
+    train, test = data
+    model = local.train("linear-learner", hyperparameters("linear-learner", 0), train, test, seed=1)
+    row = test[0][:1]
+    with RuntimeProcess("123456789012") as runtime:
+        runtime.deploy("ep", Deployed("linear-learner", model.predict))
+        connection = _connection(runtime.url)
+        connection.request("POST", "/endpoints/ep/invocations",
+                           body=",".join(map(str, row[0])).encode())
+        answer = json.loads(connection.getresponse().read())
+        connection.close()
+        assert answer["predictions"][0]["score"] == pytest.approx(float(model.predict(row)[0]))
+        assert len(runtime.take_service()["ep"]) == 1 and runtime.take_service() == {}
+        assert len(runtime.take_queueing()) == 1
+        process = runtime._process
+    assert not process.is_alive()
