@@ -27,7 +27,7 @@ import yaml
 from handlers import fc_samples
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
 from rehearsal.endpoints import Deployed
-from rehearsal.serving import ApiProcess, RuntimeProcess
+from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from rehearsal.validation import check
 from rehearsal.world import World, participant_of, provision, rehearsed_account
 from event.roster import slugify
@@ -248,17 +248,20 @@ def endpoints_of(world: World, settings: Settings) -> dict[str, str]:
             for p in ids(settings)}
 
 
-def traffic(world: World, settings: Settings, api: ApiProcess, progress: Progress,
+def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             outcome: Outcome, runtime: RuntimeProcess) -> None:
     targets = [(f, payload) for _, f, payload in world.scheduled() if f.module == "edge_traffic"]
     table = boto3.resource("dynamodb").Table(targets[0][0].env["TABLE_NAME"])
     leaderboard = world.by_name("rehearsal-leaderboard")
     endpoints = endpoints_of(world, settings)
+    progress.say(f"   serving from {len(api)} API front process{'es' if len(api) > 1 else ''} "
+                 "and 1 SageMaker runtime process")
 
     def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
         from edge_traffic import fetch
         path = urlsplit(url)
-        return fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
+        return fetch(f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}",
+                     timeout)
 
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
@@ -473,7 +476,8 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             # Each stage: its participant (to time their handler), handler module, environment.
             routes = {stage: (f.env.get("PARTICIPANT", stage), f.module, f.env)
                       for stage, f in world.stages.items()}
-            with ApiProcess(routes, runtime.url, out / "lambda-inference.log") as api:
+            fronts = front_processes(len(routes) * settings.requests_per_second)
+            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):

@@ -89,10 +89,16 @@ class _Child:
 
     def __enter__(self):
         self._process.start()
-        if not self._connection.poll(START_TIMEOUT_S):
-            self._stop()
-            raise RuntimeError(f"a local server did not start within {START_TIMEOUT_S} s")
-        self.base_url = self._connection.recv()
+        try:
+            if not self._connection.poll(START_TIMEOUT_S):
+                raise RuntimeError(f"a local server did not start within {START_TIMEOUT_S} s")
+            self.base_url = self._connection.recv()
+        except EOFError:
+            raise RuntimeError("a local server process stopped before serving (its error is "
+                               "printed above)") from None
+        finally:
+            if not self.base_url:
+                self._stop()
         return self
 
     def _ask(self, command: str, argument: Any = None) -> Any:
@@ -171,4 +177,56 @@ class ApiProcess(_Child):
     def take_handlers(self) -> dict[str, list[float]]:
         self._take()
         taken, self._handlers = self._handlers, {}
+        return taken
+
+
+# One front process served about 300 requests/s at most (measured: 314 of 500 planned at
+# 100 participants, botocore's ~2.5 ms of CPU per inference call dominating), so a
+# rehearsal planning more gets more front processes, as many as there are CPUs.
+FRONT_REQUESTS_PER_SECOND = 300
+
+
+def front_processes(requests_per_second: float, cpus: int | None = None) -> int:
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(cpus, -(-int(requests_per_second) // FRONT_REQUESTS_PER_SECOND)))
+
+
+class ApiFront:
+    """The API front over one or more ApiProcess, stages shared out among them."""
+
+    def __init__(self, routes: Mapping[str, tuple[str, str, dict]], runtime_url: str,
+                 log_file: Path, processes: int = 1):
+        stages = sorted(routes)
+        self._parts = [ApiProcess({s: routes[s] for s in stages[i::processes]}, runtime_url,
+                                  log_file.with_name(f"{log_file.stem}-{i}{log_file.suffix}")
+                                  if processes > 1 else log_file)
+                       for i in range(processes)]
+        self._of_stage = {s: self._parts[i % processes] for i, s in enumerate(stages)}
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self):
+        with self._stack as stack:
+            for part in self._parts:
+                stack.enter_context(part)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def base_url(self, stage: str) -> str:
+        """The front serving this stage (an unknown stage gets the first: a 403 there)."""
+        return self._of_stage.get(stage, self._parts[0]).base_url
+
+    def take_queueing(self) -> list[float]:
+        return [delay for part in self._parts for delay in part.take_queueing()]
+
+    def take_handlers(self) -> dict[str, list[float]]:
+        taken: dict[str, list[float]] = {}
+        for part in self._parts:
+            for participant, times in part.take_handlers().items():
+                taken.setdefault(participant, []).extend(times)
         return taken

@@ -2,6 +2,8 @@
 
 import http.client
 import json
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 from rehearsal.crowd import hyperparameters
 from rehearsal.endpoints import Deployed, LocalRuntime, single_threaded
-from rehearsal.serving import RuntimeProcess
+from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from tools.local_api import LocalApi, Route
 from training import local
 
@@ -91,3 +93,38 @@ def test_the_runtime_in_its_own_process_serves_a_deployed_model_and_stops(data):
         assert len(runtime.take_queueing()) == 1
         process = runtime._process
     assert not process.is_alive()
+
+
+def test_fronts_are_added_per_300_requests_per_second_up_to_the_cpus():
+    assert front_processes(15, cpus=2) == 1
+    assert front_processes(150, cpus=2) == 1
+    assert front_processes(500, cpus=2) == 2
+    assert front_processes(500, cpus=1) == 1
+    assert front_processes(2000, cpus=8) == 7
+
+
+def test_stages_shared_among_two_front_processes_reach_their_own_endpoints(data, monkeypatch):
+    for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "rehearsal",
+                       "AWS_SECRET_ACCESS_KEY": "rehearsal"}.items():
+        monkeypatch.setenv(key, value)  # what the front's inference handlers are given
+    train, test = data
+    model = local.train("linear-learner", hyperparameters("linear-learner", 0), train, test, seed=1)
+    features = ",".join(f"{v:.3f}" for v in test[0][0])
+    routes = {who: (who, "handlers.live_inference",
+                    {"ENDPOINT_NAME": f"{who}-endpoint", "PARTICIPANT": who})
+              for who in ("ada", "grace")}
+    with RuntimeProcess("123456789012") as runtime:
+        runtime.deploy("ada-endpoint", Deployed("linear-learner", model.predict))
+        with ApiFront(routes, runtime.url, Path(tempfile.mkdtemp()) / "front.log", 2) as front:
+            assert len(front) == 2 and front.base_url("ada") != front.base_url("grace")
+            answers = {}
+            for who in ("ada", "grace"):
+                connection = _connection(front.base_url(who))
+                connection.request("GET", f"/{who}/liveinference?features={features}")
+                response = connection.getresponse()
+                answers[who] = (response.status, json.loads(response.read()))
+            handled = front.take_handlers()
+        assert runtime.take_service().keys() == {"ada-endpoint", "grace-endpoint"}
+    assert answers["ada"][0] == 200 and "duration_ms" in answers["ada"][1]
+    assert answers["grace"] == (503, {"error": "your endpoint grace-endpoint is not deployed yet"})
+    assert handled.keys() == {"ada", "grace"}
