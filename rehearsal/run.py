@@ -266,9 +266,10 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
         before = _aggregates(table)
-        for server in (api, runtime):  # measure this run only
+        for server in (api, runtime):  # measure this run only: drop what came before
             server.take_queueing()
-        runtime.take_service(), api.take_handlers()
+        runtime.take_service()
+        api.take_handlers()
         cpu_before = cpu_times()
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
