@@ -17,10 +17,10 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from handlers import edge_traffic, scoring
+from handlers import edge_traffic, publish_samples, scoring
 from readiness import api_models
 from readiness.pricing import Prices
-from readiness.program import physical_name
+from readiness.program import function_settings, physical_name
 from tools.mock_program import Declared, Program
 
 GB = 1024 ** 3
@@ -82,10 +82,6 @@ class Estimate:
         return self.per_hour * self.assumptions.hours
 
 
-def _variables(function: Declared) -> dict[str, str]:
-    return (function.inputs.get("environment") or {}).get("variables") or {}
-
-
 def _runs_per_hour(rule: Declared) -> float:
     """rate(N minute|minutes|hour|hours) -> runs per hour; disabled rules do not run."""
     if rule.inputs.get("state") == "DISABLED":
@@ -124,20 +120,22 @@ class _Declared:
         """participant -> requests per hour, from the edge's shard inputs and its rate."""
         found: dict[str, float] = defaultdict(float)
         for function, runs, payload in self.scheduled():
-            rate = _variables(function).get("REQUESTS_PER_SECOND")
-            period = _variables(function).get("PERIOD_SECONDS")
-            for target in payload.get("targets", []) if rate and period else []:
-                found[target["participant"]] += runs * int(rate) * int(period)
+            edge = function_settings(function)
+            if not isinstance(edge, edge_traffic.Settings):
+                continue
+            for target in payload.get("targets", []):
+                found[target["participant"]] += (
+                    runs * edge.requests_per_second * edge.period_seconds)
         return dict(found)
 
     def samples_per_hour(self) -> dict[str, float]:
         """topic ARN -> messages per hour, from the publisher that targets it."""
         found: dict[str, float] = defaultdict(float)
         for function, runs, _ in self.scheduled():
-            variables = _variables(function)
-            if "SAMPLE_TOPIC_ARN" in variables and "SAMPLES_PER_SECOND" in variables:
-                found[variables["SAMPLE_TOPIC_ARN"]] += (
-                    runs * int(variables["SAMPLES_PER_SECOND"]) * int(variables["PERIOD_SECONDS"]))
+            feed = function_settings(function)
+            if isinstance(feed, publish_samples.Settings):
+                found[feed.sample_topic_arn] += (
+                    runs * feed.samples_per_second * feed.period_seconds)
         return dict(found)
 
 
@@ -265,7 +263,7 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     emf_bytes, metrics_per_participant = _metric_line_bytes_and_count(
         next(iter(declared.rules), "event").split("-")[0])
     for function, runs, payload in declared.scheduled():
-        period = float(_variables(function).get("PERIOD_SECONDS", 1))
+        period = float(getattr(function_settings(function), "period_seconds", 1))
         name = physical_name(function)
         functions.add(name, function, runs, period)
         log_bytes[name] += runs * (PLATFORM_LOG_BYTES + HANDLER_LOG_BYTES["run"]
@@ -309,7 +307,7 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     urls = program.of_type("aws:lambda/functionUrl:FunctionUrl")
     for url in urls:
         function = declared.by_name.get(url.inputs.get("functionName"))
-        refresh = float(_variables(function).get("REFRESH_SECONDS", 60)) if function else 60
+        refresh = float(getattr(function_settings(function), "refresh_seconds", 60))
         views = assumptions.leaderboard_viewers * 3600 / refresh
         read_units = views * 2 * math.ceil(participants * item_kb / 4) * 0.5
         lines.append(Line("DynamoDB", f"{views:,.0f} leaderboard views/h", read_units,

@@ -16,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from handlers import edge_traffic
 from readiness import api_models
-from readiness.program import Placement, physical_name, placements
+from readiness.program import Placement, function_settings, physical_name, placements
 from tools.mock_program import Declared, Program
 
 Finding = tuple[str, str, str]
@@ -169,12 +170,11 @@ def lambda_threads(program: Program) -> Iterable[Finding]:
     for target in _of(program, "aws:cloudwatch/eventTarget:EventTarget"):
         function = functions.get(target.inputs.get("arn"))
         payload = _json(target.inputs.get("input"))
-        variables = ((function.inputs.get("environment") or {}).get("variables") or {}) \
-            if function else {}
+        edge = function_settings(function)
         if not (isinstance(payload, dict) and "targets" in payload
-                and "REQUESTS_PER_SECOND" in variables and "TIMEOUT_MS" in variables):
+                and isinstance(edge, edge_traffic.Settings)):
             continue
-        rate, timeout = int(variables["REQUESTS_PER_SECOND"]), int(variables["TIMEOUT_MS"]) / 1000
+        rate, timeout = edge.requests_per_second, edge.timeout_ms / 1000
         threads = len(payload["targets"]) * (max(1, math.ceil(rate * timeout)) + 1)
         if threads > LAMBDA_THREADS:
             yield target.name, "input", (

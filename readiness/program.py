@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from handlers.environment import SettingsError
 from tools.mock_program import Declared, Program, run_program
 from training.build import build_for_config
 
@@ -87,3 +89,16 @@ def placements(program: Program) -> dict[str, Placement]:
         found[provider.urn] = Placement(tags.get("Event", ""), tags.get("Participant"),
                                         provider.inputs.get("region", ""), account)
     return found
+
+
+def function_settings(function: Declared | None) -> Any:
+    """A declared function's environment read through its handler's own `Settings`, as
+    Lambda would read it; None for anything that is not one of the program's handlers."""
+    module_name = (function.inputs.get("handler") or "").rpartition(".")[0] if function else ""
+    if not module_name.startswith("handlers."):
+        return None
+    variables = (function.inputs.get("environment") or {}).get("variables") or {}
+    try:
+        return importlib.import_module(module_name).Settings.from_environment(variables)
+    except (SettingsError, AttributeError):
+        return None

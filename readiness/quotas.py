@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import edge_traffic
 from readiness import api_models
 from readiness.limits import LAMBDA_UNRESERVED_MINIMUM
-from readiness.program import physical_name, placements
+from readiness.program import function_settings, physical_name, placements
 from tools.mock_program import Program
 
 
@@ -135,9 +136,9 @@ def _steady_concurrency(program: Program, request_ms: float) -> int:
     scheduled = len(program.of_type("aws:cloudwatch/eventTarget:EventTarget"))
     rates = []
     for function in program.of_type("aws:lambda/function:Function"):
-        variables = (function.inputs.get("environment") or {}).get("variables") or {}
-        if "REQUESTS_PER_SECOND" in variables:
-            rates.append(int(variables["REQUESTS_PER_SECOND"]))
+        edge = function_settings(function)
+        if isinstance(edge, edge_traffic.Settings):
+            rates.append(edge.requests_per_second)
     stages = len(program.of_type("aws:apigateway/stage:Stage"))
     per_second = stages * (max(rates) if rates else 0)
     return scheduled + math.ceil(per_second * request_ms / 1000)
