@@ -106,6 +106,12 @@ class Settings(Environment):
         return json.loads(self.baseline_hyperparameters)
 
     @property
+    def tags(self) -> list[dict]:
+        """What every create carries: the function's role allows creates only with these."""
+        return [{"Key": "Participant", "Value": self.participant},
+                {"Key": "Event", "Value": self.event}, {"Key": "Purpose", "Value": "retraining"}]
+
+    @property
     def who(self) -> Who:
         return Who(self.participant, self.alarm_name, self.job_prefix)
 
@@ -165,8 +171,7 @@ def _training_job(config: Settings, served: served_model.Served, name: str,
                                           f"{retraining_data.ATTEMPTS_PREFIX}{name}/model"},
         "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_training_seconds},
-        "Tags": [{"Key": "Participant", "Value": config.participant},
-              {"Key": "Purpose", "Value": "retraining"}]}
+        "Tags": config.tags}
 
 
 def trigger(request: Trigger, config: Settings, clients: Clients, now: datetime) -> dict:
@@ -247,8 +252,7 @@ def _decide(config: Settings, clients: Clients, attempt: dict, job: dict) -> dic
                 "reason": f"the endpoint is {endpoint['EndpointStatus']}, not InService"}
     served_model.promote(clients.sagemaker, config.endpoint_name, job["TrainingJobName"],
                          attempt["image"], job["ModelArtifacts"]["S3ModelArtifacts"],
-                         config.sagemaker_role_arn, tags=[{"Key": "Participant",
-                                                 "Value": config.participant}])
+                         config.sagemaker_role_arn, tags=config.tags)
     return {**outcome, "decision": "promoted",
             "reason": f"candidate {candidate:.1f} ms < {bar:.1f} ms"}
 
