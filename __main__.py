@@ -8,8 +8,14 @@ from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
 from components.model_training import ModelTraining, ModelTrainingArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import Monitoring, MonitoringArgs, rmse_alarm_name
 from components.parts.providers import event_provider, participant_provider
+from components.retraining import (
+    Retraining,
+    RetrainingArgs,
+    RetrainingTable,
+    function_name,
+)
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs
@@ -47,7 +53,11 @@ inference_apis = [
     for k in range(api_count(len(api_of), config.inference.stages_per_api))
 ]
 
-# Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve).
+# The retraining loop's settings, locks and attempts: one table, items keyed by participant.
+retraining_table = RetrainingTable(f"{event}-retraining", event, opts=shared)
+
+# Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve), and
+# the automated retraining loop that joins them.
 participants = {}
 for participant in roster:
     names = ParticipantNames(event, participant.id)
@@ -66,7 +76,20 @@ for participant in roster:
                           shared_bucket_name=training_data.bucket_name,
                           shared_bucket_arn=training_data.bucket_arn,
                           baseline_model_key=training_data.baseline_model_key,
-                          notebook=config.notebook, endpoint=config.endpoint),
+                          notebook=config.notebook, endpoint=config.endpoint,
+                          retraining_function=function_name(names)),
+        opts=opts)
+    loop = Retraining(
+        f"{participant.id}-retraining",
+        RetrainingArgs(names, region=config.region, table_name=retraining_table.table_name,
+                       table_arn=retraining_table.table_arn, bucket_name=lab1.bucket_name,
+                       bucket_arn=lab1.bucket_arn, sagemaker_role_arn=lab2.role_arn,
+                       shared_bucket_name=training_data.bucket_name,
+                       shared_bucket_arn=training_data.bucket_arn,
+                       baseline_model_key=training_data.baseline_model_key,
+                       rmse_alarm_name=rmse_alarm_name(event, participant.id),
+                       allowed_instance_types=config.endpoint.instance_type_allow_list,
+                       retraining=config.retraining, logs=config.logs),
         opts=opts)
     shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
     lab3 = LiveInference(
@@ -83,6 +106,7 @@ for participant in roster:
         "notebook": lab2.notebook_name,
         "endpoint": lab2.endpoint_name,
         "inference_url": lab3.url,
+        "retraining_function": loop.function_name,
     }
 
 # The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.

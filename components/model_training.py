@@ -40,6 +40,7 @@ class ModelTrainingArgs:
     baseline_model_key: pulumi.Input[str]
     notebook: NotebookConfig
     endpoint: EndpointConfig
+    retraining_function: str | None = None  # their retraining loop's function, if deployed
 
 
 class ModelTraining(pulumi.ComponentResource):
@@ -51,7 +52,7 @@ class ModelTraining(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("workshop:lab2:ModelTraining", name, None, opts)
         self._args, self._names = args, args.names
-        account = aws.get_caller_identity_output(
+        self._account = account = aws.get_caller_identity_output(
             opts=invoke_of(self)).account_id
         self._arn = lambda kind, name: pulumi.Output.concat(
             "arn:aws:sagemaker:", args.region, ":", account, f":{kind}/{name}")
@@ -114,7 +115,15 @@ class ModelTraining(pulumi.ComponentResource):
                        self._logs(f"NotebookInstances:log-stream:{self._names.notebook}/*")]),
             iam.allow(METRIC_ACTIONS, ["*"],
                       condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
-        ]
+        ] + self._retraining_statements()
+
+    def _retraining_statements(self) -> list[dict]:
+        """The fifth notebook talks to the loop only through their own function."""
+        function = self._args.retraining_function
+        if not function:
+            return []
+        return [iam.allow(["lambda:InvokeFunction"], [pulumi.Output.concat(
+            "arn:aws:lambda:", self._args.region, ":", self._account, ":function:", function)])]
 
     # --- the notebook ----------------------------------------------------------------------
 
@@ -130,6 +139,8 @@ class ModelTraining(pulumi.ComponentResource):
             "dataset_prefix": READ_PREFIXES[0], "role_arn": v["role"],
             "endpoint_name": names.endpoint, "name_prefix": names.prefix,
             "allowed_instance_types": ",".join(self._allowed_instance_types),
+            **({"retraining_function": args.retraining_function}
+               if args.retraining_function else {}),
         })
 
     def _notebook(self, role_policy: aws.iam.RolePolicy) -> aws.sagemaker.NotebookInstance:

@@ -22,6 +22,11 @@ from handlers import scoring
 EVALUATION_MINUTES, BREACHING_MINUTES = 5, 3  # "sustained": 3 of the last 5 minutes
 
 
+def rmse_alarm_name(event: str, participant: str) -> str:
+    """The participant's RMSE alarm, which also wakes their retraining loop."""
+    return f"{event}-{participant}-rmse"
+
+
 @dataclass
 class MonitoringArgs:
     event: str
@@ -72,7 +77,7 @@ class Monitoring(pulumi.ComponentResource):
                               "the FC's requests fail",
             metric_name="ErrorRate", threshold=args.alarms.error_rate_percent, **common)
         aws.cloudwatch.MetricAlarm(
-            f"{args.event}-{participant}-rmse", name=f"{args.event}-{participant}-rmse",
+            rmse_alarm_name(args.event, participant), name=rmse_alarm_name(args.event, participant),
             alarm_description=f"{participant}: RMSE above {args.alarms.rmse_ms} ms; "
                               "time to retrain?",
             metric_name="RMSE", threshold=args.alarms.rmse_ms, **common)

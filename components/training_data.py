@@ -49,7 +49,9 @@ def notebook_uploads() -> list[tuple[str, Path]]:
     """(file name on the instance, source): the notebooks and the modules they import."""
     return ([(p.name, p) for p in notebook_files()] +
             [("workshop.py", NOTEBOOKS_DIR / "workshop.py"),
-             ("hyperparameters.py", PROJECT_DIR / "training" / "hyperparameters.py")])
+             ("hyperparameters.py", PROJECT_DIR / "training" / "hyperparameters.py"),
+             # The promotion code the retraining loop uses, so the notebooks promote alike.
+             ("promotion.py", PROJECT_DIR / "handlers" / "served_model.py")])
 
 
 class TrainingData(pulumi.ComponentResource):

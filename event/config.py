@@ -36,6 +36,9 @@ PARTITION = "aws"
 # Keys of another namespace that people set without it.
 OTHER_NAMESPACES = {"region": "aws:region", "profile": "aws:profile"}
 SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool}
+# EventBridge schedule expressions: rate(value unit) or cron(6 fields).
+SCHEDULE_PATTERN = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|"
+                              r"cron\(\S+( \S+){5}\))$")
 
 Check = Callable[[Any], str | None]  # returns a problem, or None when fine
 
@@ -112,6 +115,12 @@ RULES: dict[str, Check] = {
     "alarmEmail": lambda v: None if not v or EMAIL_PATTERN.match(v) else "is not an e-mail address",
     "participantAccountRole": lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else
     "is not a valid IAM role name",
+    "retrainingDefault": _always_fine,
+    "retrainingMarginPercent": _between(0, 50),
+    "retrainingWindowMinutes": _between(5, 1440),
+    "retrainingSchedule": lambda v: None if not v or SCHEDULE_PATTERN.match(v) else
+    "is not an EventBridge schedule like rate(1 hour) or cron(0 * * * ? *)",
+    "retrainingTrainingInstanceType": _ml_instance,
 }
 
 
@@ -203,6 +212,16 @@ class AlarmsConfig:
 
 
 @dataclass(frozen=True)
+class RetrainingConfig:
+    """The automated retraining loop's event-wide defaults (a participant may change theirs)."""
+    default_on: bool = setting("retrainingDefault")
+    margin_percent: int = setting("retrainingMarginPercent")
+    window_minutes: int = setting("retrainingWindowMinutes")
+    schedule: str = setting("retrainingSchedule")
+    training_instance_type: str = setting("retrainingTrainingInstanceType")
+
+
+@dataclass(frozen=True)
 class EventConfig:
     event: str = setting("event")
     roster: str = setting("roster")
@@ -219,6 +238,7 @@ class EventConfig:
     edge: EdgeConfig = field()
     leaderboard: LeaderboardConfig = field()
     alarms: AlarmsConfig = field()
+    retraining: RetrainingConfig = field()
 
 
 @dataclass(frozen=True)
@@ -386,10 +406,15 @@ def _assemble(values: dict[str, Any], region: str) -> EventConfig:
 def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
     allowed = [t.strip() for t in str(values.get("allowedInstanceTypes", "")).split(",")]
     endpoint = values.get("endpointInstanceType")
+    problems = []
     if endpoint and not values.get("endpointServerless") and endpoint not in allowed:
-        return [(f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
-                 "so participants can deploy to what they were given")]
-    return []
+        problems.append(f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
+                        "so participants can deploy to what they were given")
+    retraining = values.get("retrainingTrainingInstanceType")
+    if retraining and retraining not in allowed:
+        problems.append(f"retrainingTrainingInstanceType={retraining!r} must be one of "
+                        "allowedInstanceTypes, which the retraining jobs are held to")
+    return problems
 
 
 def _project_settings() -> dict[str, str | None]:

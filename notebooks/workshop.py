@@ -24,6 +24,13 @@ except ModuleNotFoundError as missing:  # in the repository: notebooks.workshop,
         raise
     from training import hyperparameters as ranges
 
+try:  # ...and promotion.py: handlers/served_model.py, the retraining loop's own promotion
+    import promotion
+except ModuleNotFoundError as missing:
+    if missing.name != "promotion":
+        raise
+    from handlers import served_model as promotion
+
 HERE = Path(__file__).resolve().parent
 SETTINGS_FILE = HERE / "settings.json"
 COLUMNS = ["duration", "fc_avg", "item_length", "item_width", "item_height", "item_quantity",
@@ -208,17 +215,9 @@ def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
     """
     sagemaker = session(settings).client("sagemaker")
     endpoint = settings["endpoint_name"]
-    current = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
-    sagemaker.create_model(ModelName=result.job_name, ExecutionRoleArn=settings["role_arn"],
-                           PrimaryContainer={"Image": result.image,
-                                             "ModelDataUrl": result.model_data})
-    sized = {k: variant[k] for k in ("InstanceType", "InitialInstanceCount", "ServerlessConfig",
-                                     "InitialVariantWeight") if k in variant}
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=result.job_name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": result.job_name, **sized}])
-    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=result.job_name)
+    # The same code the retraining loop promotes with (one copy: handlers/served_model.py).
+    promotion.promote(sagemaker, endpoint, result.job_name, result.image, result.model_data,
+                      settings["role_arn"])
     print(f"{endpoint} is switching to {result.algorithm} ({result.job_name})")
     if wait:
         sagemaker.get_waiter("endpoint_in_service").wait(

@@ -43,6 +43,9 @@ class Assumptions:
     leaderboard_viewers: int = 5
     leaderboard_ms: float = 150.0
     training_instance_type: str = ""  # empty: the first allowed training type
+    # The retraining loop's jobs, per participant whose loop is on by default (one per
+    # drift, plus the schedule's): a participant who turns theirs on adds as many.
+    retraining_jobs_per_participant: float = 2.0
 
 
 @dataclass
@@ -194,6 +197,23 @@ def _training_type(program: Program, preferred: str) -> str:
     return "ml.m5.large"
 
 
+def _retraining_lines(declared: _Declared, assumptions: Assumptions) -> list[Line]:
+    """Jobs the retraining loops start (components/retraining.py), on each loop's type."""
+    from handlers import retraining  # its Settings name the function's variables
+
+    loops = [retraining.Settings.from_environment(_variables(f))
+             for f in declared.functions.values()
+             if f.inputs.get("handler") == f"{retraining.__name__}.handler"]
+    on = Counter(s.training_instance_type for s in loops if s.retraining_default)
+    return [Line("SageMaker training",
+                 f"{count * assumptions.retraining_jobs_per_participant:,.0f} retraining jobs x "
+                 f"{assumptions.training_minutes_per_job:g} min on {instance_type}",
+                 count * assumptions.retraining_jobs_per_participant
+                 * assumptions.training_minutes_per_job / 60 / assumptions.hours,
+                 "instance-hours", f"sagemaker.training.{instance_type}")
+            for instance_type, count in on.items()]
+
+
 def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Estimate:
     declared = _Declared(program)
     notebooks = program.of_type("aws:sagemaker/notebookInstance:NotebookInstance")
@@ -243,6 +263,8 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
                       f"{assumptions.training_minutes_per_job:g} min on {training_type}",
                       job_hours / assumptions.hours, "instance-hours",
                       f"sagemaker.training.{training_type}"))
+
+    lines += _retraining_lines(declared, assumptions)
 
     # Lab 3 and the event layer: the edge's requests through API Gateway to each Lambda.
     total_requests = sum(requests.values())

@@ -36,6 +36,8 @@ REQUEST_VALIDATOR = "aws:apigateway/requestValidator:RequestValidator"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TABLE = "aws:dynamodb/table:Table"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
 # A small data set keeps each evaluation fast; tests about the data set set their own.

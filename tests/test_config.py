@@ -132,3 +132,23 @@ def test_every_url_and_arn_of_the_preview_uses_the_configured_region(program):
     assert ".execute-api.eu-west-1.amazonaws.com/" in \
         declared.outputs["participants"]["ada-lovelace"]["inference_url"]
     assert declared.outputs["sample_topic_arn"].startswith("arn:aws:sns:eu-west-1:")
+
+
+# --- the retraining loop's section ----------------------------------------------------------
+
+def test_the_retraining_loop_is_off_by_default_and_its_settings_are_checked_together():
+    config = parse_config({})
+    assert config.retraining.default_on is False and config.retraining.schedule == ""
+    assert config.retraining.training_instance_type in config.endpoint.instance_type_allow_list
+    on = parse_config({"retrainingDefault": "true", "retrainingSchedule": "rate(2 hours)",
+                       "retrainingMarginPercent": "10", "retrainingWindowMinutes": "120"})
+    assert (on.retraining.default_on, on.retraining.schedule, on.retraining.margin_percent,
+            on.retraining.window_minutes) == (True, "rate(2 hours)", 10, 120)
+    assert parse_config({"retrainingSchedule": "cron(0 * * * ? *)"}).retraining.schedule
+    problems = problems_of({"retrainingSchedule": "every hour", "retrainingMarginPercent": "80",
+                            "retrainingWindowMinutes": "1",
+                            "retrainingTrainingInstanceType": "ml.p4d.24xlarge"})
+    assert [p.split("=")[0] for p in problems] == [
+        "retrainingMarginPercent", "retrainingWindowMinutes", "retrainingSchedule",
+        "retrainingTrainingInstanceType"]
+    assert "must be one of allowedInstanceTypes" in problems[-1]

@@ -17,12 +17,13 @@ from handlers import (
     leaderboard,
     live_inference,
     publish_samples,
+    retraining,
 )
 from handlers.environment import Environment, SettingsError
 from tests.kit import PROJECT_DIR, project_files
 
 HANDLER_SETTINGS = [m.Settings for m in (collect_samples, edge_traffic, leaderboard,
-                                         live_inference, publish_samples)]
+                                         live_inference, publish_samples, retraining)]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import pytest
 from components import dashboard
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
-from handlers import edge_traffic, fc_samples, leaderboard, scoring
+from handlers import edge_traffic, fc_samples, leaderboard, retraining, scoring
 from tests.kit import ALARM, FUNCTION, RULE, SUBSCRIPTION, TARGET, roster
+from tests.test_retraining import environment as retraining_environment
 
 
 def edge_rules(declared):
@@ -136,6 +137,14 @@ def test_the_dashboard_queries_what_the_code_emits():
     emitted = json.loads(edge_traffic.metrics_line("aim368", "ada", aggregate, 0))
     [spec] = emitted["_aws"]["CloudWatchMetrics"]
     names = {m["Name"] for m in spec["Metrics"]}
+    judged = retraining.metrics_record(
+        retraining.Settings.checked(retraining_environment("ada")),
+        {"outcome": "promoted", "duration_s": 60, "candidate_rmse": 300.0,
+         "current_rmse": 600.0}, 0)
+    [judge_spec] = judged["_aws"]["CloudWatchMetrics"]
+    assert judge_spec["Namespace"] == spec["Namespace"]
+    assert judge_spec["Dimensions"] == spec["Dimensions"]
+    names |= {m["Name"] for m in judge_spec["Metrics"]}
     for graph in dashboard.graphs("aim368"):
         if graph.namespace.startswith(scoring.NAMESPACE):
             assert graph.namespace == spec["Namespace"]

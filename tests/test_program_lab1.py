@@ -216,13 +216,14 @@ def test_roles_trust_only_their_service(program):
     assert trusted == {"aim368-ada-lovelace-firehose": "firehose.amazonaws.com",
                        "aim368-ada-lovelace-collect": "lambda.amazonaws.com",
                        "aim368-ada-lovelace-inference": "lambda.amazonaws.com",
-                       "aim368-ada-lovelace-sagemaker": "sagemaker.amazonaws.com"}
+                       "aim368-ada-lovelace-sagemaker": "sagemaker.amazonaws.com",
+                       "aim368-ada-lovelace-retrain": "lambda.amazonaws.com"}
 
 
 def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
     declared = program(logRetentionDays=3)
     functions = declared.of_type(FUNCTION)
-    assert len(functions) == 3 + 2 * len(IDS)  # publisher, edge, leaderboard; 2 per participant
+    assert len(functions) == 3 + 3 * len(IDS)  # publisher, edge, leaderboard; 3 per participant
     for function in functions:
         assert function.inputs["runtime"] == "python3.14"
         group = declared.named(f"{function.name}-logs")

@@ -41,6 +41,7 @@ ARN_TEMPLATES = {
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
     "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
     "aws:sagemaker/model:Model": "arn:aws:sagemaker:{region}:{account}:model/{name}",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
         "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}",
