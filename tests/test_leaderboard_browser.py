@@ -69,7 +69,7 @@ class Rows(HTMLParser):
 
 @pytest.fixture
 def served(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     now = datetime.now(timezone.utc)
     this_minute = leaderboard.minutes_back(now, 1)[0]
     with mock_aws():
