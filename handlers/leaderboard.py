@@ -158,7 +158,8 @@ def parse_items(items: list[dict], minute: str) -> dict[str, dict[str, float]]:
             participant, aggregate = parse_item(item)
         except (Malformed, ValueError, TypeError, AttributeError) as error:
             log("leaderboard_malformed_item", minute=minute,
-                participant=str(item.get("participant"))[:80], problem=str(error)[:200])
+                participant=str((item.get("participant") or {}).get("S"))[:80],
+                problem=str(error)[:200])
             continue
         parsed[participant] = aggregate
     return parsed
@@ -536,6 +537,7 @@ def current(table, settings: Settings, now: datetime, ssm, reads: Reads,
             cache: MinuteCache | None = None) -> dict:
     """The built data, shared by every request for `result_ttl_seconds`."""
     cache = _cache if cache is None else cache
+    cache.reset_for(table.name)
     clock = now.timestamp()
     reveal = revealed(ssm, settings, clock, cache)
     key = (table.name, settings, reveal)
