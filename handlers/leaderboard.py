@@ -344,7 +344,7 @@ PAGE = """<!DOCTYPE html>
  td{padding:.35em .4em;border-bottom:1px solid #1e293b;white-space:nowrap;overflow:hidden;
     text-overflow:ellipsis}
  td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
- col.rank{width:5%} col.name{width:25%} col.n{width:10%} col.status{width:20%}
+ col.rank{width:6%} col.name{width:20%} col.n{width:9.2%} col.status{width:28%}
  tr.top td{font-weight:700;color:#fde68a}
  tr.me td{background:#1d4ed8;color:#fff}
  .badge{display:inline-block;max-width:100%;overflow:hidden;text-overflow:ellipsis;
@@ -359,7 +359,7 @@ PAGE = """<!DOCTYPE html>
 <table><colgroup><col class="rank"><col class="name"><col class="n"><col class="n"><col class="n">
 <col class="n"><col class="n"><col class="status"></colgroup>
 <thead><tr><th>#</th><th>Participant</th><th class="num">RMSE now</th>
-<th class="num">RMSE event</th><th class="num">Requests</th><th class="num">Errors</th>
+<th class="num">RMSE event</th><th class="num">Calls</th><th class="num">Errors</th>
 <th class="num">p50</th><th>Status</th></tr></thead>
 <tbody id="rows">__ROWS__</tbody></table>
 <div id="pager"></div>
