@@ -486,12 +486,13 @@ def _you_html(data: dict, me: str | None) -> str:
     return f"You: {esc(row['name'])} &middot; {standing} &middot; {esc(status_text(row))}"
 
 
-def page(data: dict, settings: Settings, view: str = "projector", me: str | None = None) -> str:
+def page(data: dict, refresh_seconds: int, view: str = "projector", me: str | None = None,
+         page_seconds: int = 8) -> str:
     meta = (f"Ranking: {esc(data['ranking'])} &middot; updated {esc(data['generated_at'])} "
             f"&middot; ranked after {data['min_successes']} answers")
     replacements = {
-        "__EVENT__": esc(data["event"]), "__REFRESH__": str(int(settings.refresh_seconds)),
-        "__PAGE__": str(int(settings.page_seconds)), "__VIEW__": esc(view), "__META__": meta,
+        "__EVENT__": esc(data["event"]), "__REFRESH__": str(int(refresh_seconds)),
+        "__PAGE__": str(int(page_seconds)), "__VIEW__": esc(view), "__META__": meta,
         "__YOU__": _you_html(data, me), "__DATA__": script_json(data),
         "__ROWS__": "".join(_row_html(r, data["revealed"], me) for r in data["rows"])}
     return re.sub("|".join(replacements), lambda m: replacements[m.group(0)], PAGE)
@@ -565,8 +566,9 @@ def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
         elif path in ("/", "", "/index.html"):
             view, me = view_of(event)
             data = current(table, settings, now(), ssm, reads)
-            response = respond(200, page(data, settings, view, me), "text/html; charset=utf-8",
-                               settings.result_ttl_seconds)
+            response = respond(200, page(data, settings.refresh_seconds, view, me,
+                                         settings.page_seconds),
+                               "text/html; charset=utf-8", settings.result_ttl_seconds)
         else:
             response = _error(404, f"no page {path[:100]}; try / or /leaderboard.json")
     except BadRequest as error:
