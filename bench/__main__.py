@@ -2,8 +2,18 @@
 
 import sys
 
-from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
-                   program_eval, rehearsal_scale, retraining, training)
+from bench import (
+    control_plane,
+    edge_load,
+    fleet_bounds,
+    generator,
+    inference_handler,
+    leaderboard,
+    program_eval,
+    rehearsal_scale,
+    retraining,
+    training,
+)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -15,4 +25,5 @@ if __name__ == "__main__":
     edge_load.main()
     training.main()
     retraining.main()
+    leaderboard.main()
     rehearsal_scale.main()  # whole rehearsals of 3, 30 and 100: the slowest, last

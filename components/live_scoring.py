@@ -4,7 +4,7 @@
   participant with their display name;
 - the edge Lambda, run every minute once per shard of `edgeShardSize` participants
   (EventBridge rules of up to 5 targets, each target's input naming its shard's URLs);
-- the leaderboard Lambda behind a public, read-only Function URL.
+- the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components import leaderboard_front
 from components.parts import iam
 from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of
@@ -137,10 +138,13 @@ class LiveScoring(pulumi.ComponentResource):
 
     def _leaderboard(self) -> pulumi.Output[str]:
         args = self._args
+        reveal = leaderboard_front.declare_reveal_switch(
+            args.event, args.leaderboard.reveal_private, parent=self)
         declared = declare_function(FunctionSpec(
             logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
             module=leaderboard,
-            statements=[iam.allow(["dynamodb:Query"], [self._table.arn])],
+            statements=[iam.allow(["dynamodb:Query"], [self._table.arn]),
+                        iam.allow(["ssm:GetParameter"], [reveal.arn])],
             environment=leaderboard.Settings(
                 table_name=self._table.name, event=args.event,
                 window_minutes=args.leaderboard.window_minutes,
@@ -148,22 +152,18 @@ class LiveScoring(pulumi.ComponentResource):
                 history_minutes=args.leaderboard.history_minutes,
                 failing_error_rate=FAILING_ERROR_RATE,
                 refresh_seconds=LEADERBOARD_REFRESH_SECONDS,
-                reveal_private=args.leaderboard.reveal_private),
+                reveal_private=args.leaderboard.reveal_private,
+                reveal_parameter=reveal.name),
             timeout=15, memory_size=512,
-            # The URL is public: cap what a crowd (or a loop) can make it cost.
+            # Behind the CDN the function sees about one request per TTL per edge location;
+            # the cap only bounds what a cache-busting loop can cost.
             reserved_concurrency=10,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         function = declared.function
+        # AWS_IAM: only the distribution (signing with OAC) may call it; see leaderboard_front.
         url = aws.lambda_.FunctionUrl(f"{args.event}-leaderboard-url",
-                                      function_name=function.name, authorization_type="NONE",
+                                      function_name=function.name, authorization_type="AWS_IAM",
                                       opts=child_of(self))
-        # Public Function URLs need both permissions (since October 2025).
-        aws.lambda_.Permission(f"{args.event}-leaderboard-public-url",
-                               action="lambda:InvokeFunctionUrl", function=function.name,
-                               principal="*", function_url_auth_type="NONE", opts=child_of(self))
-        aws.lambda_.Permission(f"{args.event}-leaderboard-public-invoke",
-                               action="lambda:InvokeFunction", function=function.name,
-                               principal="*", invoked_via_function_url=True,
-                               opts=child_of(self))
-        return url.function_url
+        cdn = leaderboard_front.declare_cdn(args.event, function, url, parent=self)
+        return cdn.domain_name.apply(lambda domain: f"https://{domain}/")

@@ -79,10 +79,8 @@ def fetch(url: str, timeout_s: float) -> tuple[int, bytes]:
 
 def classify(status: int, body: bytes, truth: float) -> tuple[str, Optional[float]]:
     """(outcome, prediction error) for one answer."""
-    if 400 <= status < 500:
-        return "http_4xx", None
-    if status >= 500:
-        return "http_5xx", None
+    if status >= 400:
+        return scoring.http_outcome(status, body), None
     if status != 200:
         return "bad_answer", None
     try:

@@ -156,13 +156,13 @@ class PortalSettings:
             raise SettingsError("portal settings: " + "; ".join(problems))
         return cls(**values)
 
-    def leaderboard_env(self) -> dict[str, str]:
-        """The subset handlers.leaderboard.build reads, in its own format."""
-        return {"EVENT": self.event, "WINDOW_MINUTES": str(self.window_minutes),
-                "HISTORY_MINUTES": str(self.history_minutes),
-                "MIN_SUCCESSES": str(self.min_successes),
-                "FAILING_ERROR_RATE": str(self.failing_error_rate),
-                "REVEAL_PRIVATE": "true" if self.reveal_private else "false"}
+    def leaderboard_settings(self) -> leaderboard.Settings:
+        """The leaderboard's ranking rules, so the rank shown here is the one on the board."""
+        return leaderboard.Settings(
+            table_name=self.table_name, event=self.event, window_minutes=self.window_minutes,
+            history_minutes=self.history_minutes, min_successes=self.min_successes,
+            failing_error_rate=self.failing_error_rate, refresh_seconds=10,
+            reveal_private=self.reveal_private)
 
 
 def _safe_endpoint(url: str) -> bool:
@@ -559,7 +559,7 @@ def endpoint_status(sagemaker, endpoint: str) -> dict:
 
 
 def score_status(table, settings: PortalSettings, participant: str, now: datetime) -> dict:
-    data = leaderboard.build(table, settings.leaderboard_env(), now)
+    data = leaderboard.build(table, settings.leaderboard_settings(), now)
     mine = next((r for r in data["rows"] if r["participant"] == participant), None)
     ranked = sum(1 for r in data["rows"] if r["rank"] is not None)
     if mine is None:
@@ -574,12 +574,7 @@ def score_status(table, settings: PortalSettings, participant: str, now: datetim
 
 
 def error_status(table, participant: str, now: datetime) -> dict:
-    minutes = leaderboard.minutes_back(now, ERROR_WINDOW_MINUTES)
-    mine = [scoring.from_item(i)
-            for n, m in enumerate(minutes)
-            for i in leaderboard.items_for(table, m, closed=n >= leaderboard.CLOSED_AFTER_MINUTES)
-            if i["participant"] == participant]
-    window = scoring.merge(mine)
+    window = leaderboard.participant_window(table, participant, now, ERROR_WINDOW_MINUTES)
     return {"window_minutes": ERROR_WINDOW_MINUTES, "requests": int(window["requests"]),
             "classes": [{"class": c, "count": int(window[c]), "explanation": ERROR_EXPLANATIONS[c]}
                         for c in scoring.ERROR_CLASSES if window[c]]}

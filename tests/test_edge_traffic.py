@@ -168,7 +168,8 @@ def test_the_private_share_is_deterministic_and_close_to_configured():
 @pytest.mark.parametrize("status, body, outcome", [
     (200, b'{"duration_ms": 6100.5}', "ok"), (200, b'{"duration_ms": "NaN"}', "bad_answer"),
     (200, b'{"other": 1}', "bad_answer"), (200, b"6100", "bad_answer"),
-    (404, b"", "http_4xx"), (429, b"", "http_4xx"), (502, b"", "http_5xx"),
+    (404, b"", "no_api"), (429, b"", "throttled"), (502, b"", "model_error"),
+    (418, b"", "http_4xx"), (500, b"", "http_5xx"),
     (302, b"", "bad_answer"),
 ])
 def test_answers_are_classified(status, body, outcome):

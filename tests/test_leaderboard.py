@@ -28,7 +28,7 @@ def scored(n, error, split="public", failures=0, latency=40.0):
 
 @pytest.fixture
 def table(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws():
         table = create_scores_table()
         for participant, name in NAMES.items():

@@ -123,7 +123,7 @@ class World:
 
 @pytest.fixture
 def world(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws():
         yield World()
 
@@ -269,7 +269,7 @@ def test_aws_refusing_the_notebook_is_a_502_with_a_message(world):
 # --- the console ---------------------------------------------------------------------------
 
 def test_the_console_link_is_a_federated_sign_in_into_the_participants_role(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws(), LocalSignin() as signin:
         world = World(signin_endpoint=signin.endpoint)
         credentials = {"AccessKeyId": "ASIAEXAMPLEKEY0000", "SecretAccessKey": "s3cr3t-key",
@@ -404,7 +404,7 @@ def test_the_limiter_remembers_a_bounded_number_of_addresses():
 # --- logs ----------------------------------------------------------------------------------
 
 def test_no_code_presigned_url_or_credential_reaches_the_log(aws_env, capsys):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws(), LocalSignin() as signin:
         world = World(signin_endpoint=signin.endpoint)
         url = "https://aim368-ada-notebook.notebook.us-east-1.sagemaker.aws?authToken=PRESIGNED"
@@ -454,7 +454,7 @@ def test_settings_report_every_problem_at_once():
 def test_settings_defaults_and_the_leaderboards_view():
     settings = portal.PortalSettings.from_environment(ENV)
     assert settings.federation_endpoint == "https://signin.aws.amazon.com/federation"
-    assert settings.leaderboard_env()["MIN_SUCCESSES"] == "20"
+    assert settings.leaderboard_settings().min_successes == 20
     assert settings.reveal_private is False
 
 

@@ -153,7 +153,7 @@ class Found(HTMLParser):
 
 @pytest.fixture
 def served(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     now = datetime.now(UTC)
     Visits.seen = []
     with mock_aws(), LocalSignin() as signin, LoopbackServer(Visits) as notebook:

@@ -92,23 +92,7 @@ def test_the_roles_of_the_edge_and_leaderboard_touch_only_the_table(program):
         assert grant == {"Effect": "Allow", "Action": [action], "Resource": [table_arn]}
 
 
-def test_the_leaderboard_is_a_public_read_only_function_url(program):
-    declared = program(roster(2), leaderboardMinSuccesses=30, revealPrivate="true")
-    url = declared.named("aim368-leaderboard-url")
-    function = declared.named("aim368-leaderboard", FUNCTION)
-    assert (url.inputs["authorizationType"], url.inputs["functionName"]) == ("NONE", "aim368-leaderboard")
-    public_url = declared.named("aim368-leaderboard-public-url").inputs
-    assert (public_url["action"], public_url["principal"], public_url["functionUrlAuthType"]) == (
-        "lambda:InvokeFunctionUrl", "*", "NONE")
-    invoke = declared.named("aim368-leaderboard-public-invoke").inputs
-    assert (invoke["action"], invoke["principal"], invoke["invokedViaFunctionUrl"]) == (
-        "lambda:InvokeFunction", "*", True)
-    assert function.inputs["reservedConcurrentExecutions"] == 10
-    env = function.inputs["environment"]["variables"]
-    settings = leaderboard.Settings.from_environment(env)
-    assert settings.to_environment() == env  # written exactly as the contract formats it
-    assert (settings.min_successes, settings.reveal_private, settings.window_minutes) == (30, True, 5)
-    assert "leaderboard_url" in declared.outputs
+# The leaderboard's function, URL, CDN and reveal switch: tests/test_leaderboard_program.py
 
 
 def test_one_dashboard_whose_body_does_not_grow_with_the_roster(program):

@@ -48,6 +48,7 @@ ARN_TEMPLATES = {
     "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
     "aws:sagemaker/notebookInstance:NotebookInstance":
         "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
+    "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
 }
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
@@ -153,6 +154,11 @@ class _CloudMocks(pulumi_mocks.Mocks):
         if args.typ == "aws:lambda/functionUrl:FunctionUrl":
             url_id = hashlib.sha1(args.name.encode()).hexdigest()[:12]
             state["functionUrl"] = f"https://{url_id}.lambda-url.{self.region}.on.aws/"
+        if args.typ == "aws:cloudfront/distribution:Distribution":
+            distribution_id = "E" + hashlib.sha1(args.name.encode()).hexdigest()[:13].upper()
+            state["arn"] = f"arn:aws:cloudfront::{self._account(args.provider)}:distribution/{distribution_id}"
+            state["domainName"] = f"d{distribution_id[1:].lower()}.cloudfront.net"
+            return distribution_id, state
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{self.region}.amazonaws.com/"
                                   f"{state['stageName']}")
