@@ -30,7 +30,7 @@ shared = pulumi.ResourceOptions(providers=[event_provider(config)])
 # The FC's sample feed, which every participant's Lab 1 subscribes to.
 feed = SampleFeed(f"{event}-sample-feed",
                   SampleFeedArgs(event, config.feed, config.drift, config.logs,
-                                 subscriber_accounts=own_accounts),
+                                 subscriber_accounts=own_accounts, window=config.schedule),
                   opts=shared)
 
 # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
@@ -91,7 +91,7 @@ scoring = LiveScoring(
     LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
                             for p in roster],
                     edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
-                    drift=config.drift, logs=config.logs),
+                    drift=config.drift, logs=config.logs, window=config.schedule),
     opts=shared)
 Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,

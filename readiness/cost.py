@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from handlers import edge_traffic, scoring
 from readiness import api_models
 from readiness.pricing import Prices
-from readiness.program import physical_name
+from readiness.program import physical_name, scheduled
 from tools.mock_program import Declared, Program
 
 GB = 1024 ** 3
@@ -86,18 +85,6 @@ def _variables(function: Declared) -> dict[str, str]:
     return (function.inputs.get("environment") or {}).get("variables") or {}
 
 
-def _runs_per_hour(rule: Declared) -> float:
-    """rate(N minute|minutes|hour|hours) -> runs per hour; disabled rules do not run."""
-    if rule.inputs.get("state") == "DISABLED":
-        return 0.0
-    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)",
-                         rule.inputs.get("scheduleExpression", ""))
-    if not match:
-        return 0.0
-    every = int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
-    return 60 / every
-
-
 class _Declared:
     """Lookups over one program run."""
 
@@ -106,19 +93,11 @@ class _Declared:
         self.functions = {f.state.get("arn"): f for f in
                           program.of_type("aws:lambda/function:Function")}
         self.by_name = {physical_name(f): f for f in self.functions.values()}
-        self.rules = {physical_name(r): r for r in
-                      program.of_type("aws:cloudwatch/eventRule:EventRule")}
 
     def scheduled(self) -> list[tuple[Declared, float, dict]]:
-        """(function, runs per hour, input) for every scheduled target."""
-        found = []
-        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
-            function = self.functions.get(target.inputs.get("arn"))
-            rule = self.rules.get(target.inputs.get("rule"))
-            if function and rule:
-                payload = json.loads(target.inputs["input"]) if target.inputs.get("input") else {}
-                found.append((function, _runs_per_hour(rule), payload))
-        return found
+        """(function, runs per hour, input) for every scheduled invocation."""
+        return [(self.functions[s.function_arn], s.runs_per_hour, s.payload)
+                for s in scheduled(self.program) if s.function_arn in self.functions]
 
     def edge_requests_per_participant(self) -> dict[str, float]:
         """participant -> requests per hour, from the edge's shard inputs and its rate."""
@@ -263,7 +242,7 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
 
     # Scheduled functions: the edge (one run per shard) and the FC publisher.
     emf_bytes, metrics_per_participant = _metric_line_bytes_and_count(
-        next(iter(declared.rules), "event").split("-")[0])
+        next((physical_name(s.resource) for s in scheduled(program)), "event").split("-")[0])
     for function, runs, payload in declared.scheduled():
         period = float(_variables(function).get("PERIOD_SECONDS", 1))
         name = physical_name(function)

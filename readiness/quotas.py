@@ -19,6 +19,7 @@ from typing import Any
 from readiness import api_models
 from readiness.limits import LAMBDA_UNRESERVED_MINIMUM
 from readiness.program import physical_name, placements
+from readiness.program import scheduled as scheduled_runs
 from tools.mock_program import Program
 
 
@@ -132,7 +133,7 @@ def _training_types(policies: list) -> list[str]:
 
 def _steady_concurrency(program: Program, request_ms: float) -> int:
     """Scheduled targets run about their whole period; requests overlap by their duration."""
-    scheduled = len(program.of_type("aws:cloudwatch/eventTarget:EventTarget"))
+    scheduled = len(scheduled_runs(program))  # paused ones run again when resumed
     rates = []
     for function in program.of_type("aws:lambda/function:Function"):
         variables = (function.inputs.get("environment") or {}).get("variables") or {}

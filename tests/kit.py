@@ -36,6 +36,8 @@ REQUEST_VALIDATOR = "aws:apigateway/requestValidator:RequestValidator"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
 # A small data set keeps each evaluation fast; tests about the data set set their own.

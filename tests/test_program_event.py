@@ -10,25 +10,27 @@ from components import dashboard
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
 from handlers import edge_traffic, fc_samples, leaderboard, scoring
-from tests.kit import ALARM, FUNCTION, RULE, SUBSCRIPTION, TARGET, roster
+from tests.kit import ALARM, FUNCTION, ROLE_POLICY, SCHEDULE, SUBSCRIPTION, roster
 
 
-def edge_rules(declared):
-    return [r for r in declared.of_type(RULE) if "fc-edge" in r.name]
+def edge_schedules(declared):
+    return sorted((s for s in declared.of_type(SCHEDULE) if "fc-edge-shard" in s.name),
+                  key=lambda s: s.name)
+
+
+class _Target:  # a schedule seen through its target, as the edge receives it
+    def __init__(self, schedule):
+        self.name, self.inputs = schedule.name, schedule.inputs["target"]
 
 
 def targets(declared):
-    return sorted((t for t in declared.of_type(TARGET) if "fc-edge-shard" in t.name),
-                  key=lambda t: t.name)
+    return [_Target(s) for s in edge_schedules(declared)]
 
 
-@pytest.mark.parametrize("participants, shards, rules", [(1, 1, 1), (25, 1, 1), (26, 2, 1),
-                                                         (130, 6, 2)])
-def test_participants_are_sharded_across_concurrent_edge_runs(program, participants, shards,
-                                                              rules):
+@pytest.mark.parametrize("participants, shards", [(1, 1), (25, 1), (26, 2), (130, 6)])
+def test_participants_are_sharded_across_concurrent_edge_runs(program, participants, shards):
     declared = program(roster(participants))
-    assert len(targets(declared)) == shards
-    assert len(edge_rules(declared)) == rules
+    assert len(targets(declared)) == shards  # one schedule per shard
     seen = [t["participant"] for target in targets(declared)
             for t in json.loads(target.inputs["input"])["targets"]]
     assert seen == [f"participant-{i:03d}" for i in range(participants)]  # each once, in order
@@ -50,12 +52,21 @@ def test_each_shard_names_its_participants_live_inference_urls(program):
 def test_the_edge_runs_every_minute_with_its_settings(program):
     declared = program(roster(2), edgeRequestsPerSecond=7, edgeTimeoutMs=1500,
                        privateSharePercent=40, driftStart="2026-12-01T15:00:00Z")
-    [rule] = edge_rules(declared)
-    assert (rule.inputs["scheduleExpression"], rule.inputs["state"]) == ("rate(1 minute)", "ENABLED")
-    permission = declared.named(f"{rule.name}-invoke")
-    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == (
-        "events.amazonaws.com", rule.state["arn"])
+    [shard] = edge_schedules(declared)
+    assert (shard.inputs["scheduleExpression"], shard.inputs["state"]) == ("rate(1 minute)", "ENABLED")
+    assert shard.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert shard.inputs["target"]["retryPolicy"] == {"maximumRetryAttempts": 0}
+    assert "startDate" not in shard.inputs and "endDate" not in shard.inputs  # no window set
     edge = declared.named("aim368-fc-edge", FUNCTION)
+    role = declared.named("aim368-fc-edge-schedule-role")
+    assert shard.inputs["target"]["roleArn"] == role.state["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                      "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}}}]
+    assert json.loads(declared.named("aim368-fc-edge-schedule-role-policy").inputs["policy"])[
+        "Statement"] == [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                          "Resource": [edge.state["arn"]]}]
     env = edge.inputs["environment"]["variables"]
     settings = edge_traffic.Settings.from_environment(env)
     assert settings.to_environment() == env  # written exactly as the contract formats it
@@ -64,7 +75,8 @@ def test_the_edge_runs_every_minute_with_its_settings(program):
                                                              fc_samples.PEAK_SEASON)
     assert edge.inputs["timeout"] > settings.period_seconds
     assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
-    assert edge_rules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] == "DISABLED"
+    assert edge_schedules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] \
+        == "DISABLED"
 
 
 def test_the_scores_table_is_pay_per_request_with_the_roster_in_it(program):

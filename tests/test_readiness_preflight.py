@@ -82,7 +82,8 @@ def test_a_shard_input_over_8192_characters_is_reported():
                                "endpointInstanceType": "ml.m5.large"}, roster=roster))
     others = [str(p) for p in found if not genuine(p)]
     assert len(others) == 1, others
-    assert others[0].startswith("aim368-fc-edge-shard-01: input: Targets[0].Input:") and "maximum of 8192" in others[0]
+    assert others[0].startswith("aim368-fc-edge-shard-01: target.input: ") and \
+        "characters, over the 8,192 allowed in a scheduled target's input" in others[0]
 
 
 def test_too_many_edge_threads_are_reported():
@@ -92,7 +93,7 @@ def test_too_many_edge_threads_are_reported():
     assert [str(p) for p in found if not genuine(p)] == []
     found = preflight(declare(heavy, roster=[{"name": f"P{n}"} for n in range(6)]))
     assert [str(p) for p in found if not genuine(p)] == [
-        ("aim368-fc-edge-shard-01: input: 6 targets at 20 req/s with a 10 s timeout need 1,206 "
+        ("aim368-fc-edge-shard-01: target.input: 6 targets at 20 req/s with a 10 s timeout need 1,206 "
         "threads in one run of aim368-fc-edge, over Lambda's 1,024 per execution environment")]
 
 
@@ -277,3 +278,24 @@ def test_lifecycle_scripts_over_16384_characters():
                       {"name": "lc", "onStart": "A" * 16385})
     assert lines(script) == [("lc: onStart: OnStart[0].Content: 16385 characters, over the "
                              "API's maximum of 16384")]
+
+
+def test_scheduler_schedules_against_create_schedule_and_the_input_limit():
+    target = {"arn": "arn:aws:lambda:us-east-1:111111111111:function:f",
+              "roleArn": "arn:aws:iam::111111111111:role/r", "input": "x" * 8193,
+              "retryPolicy": {"maximumRetryAttempts": 0}}
+    good = resource("aws:scheduler/schedule:Schedule", "good",
+                    {"name": "good", "scheduleExpression": "rate(1 minute)", "state": "ENABLED",
+                     "flexibleTimeWindow": {"mode": "OFF"}, "target": {**target, "input": "{}"}})
+    bad = resource("aws:scheduler/schedule:Schedule", "bad",
+                   {"name": "has space", "scheduleExpression": "rate(1 minute)",
+                    "state": "ON", "flexibleTimeWindow": {"mode": "SOMETIMES"},
+                    "target": {**target, "roleArn": "not-a-role"}})
+    assert lines(good, bad) == [
+        "bad: flexibleTimeWindow: FlexibleTimeWindow.Mode: 'SOMETIMES' is not one of the "
+        "API's 2 allowed values (FlexibleTimeWindowMode)",
+        "bad: name: Name: 'has space' does not match the API's pattern [0-9a-zA-Z-_.]+",
+        "bad: state: State: 'ON' is not one of the API's 2 allowed values (ScheduleState)",
+        "bad: target: Target.RoleArn: 'not-a-role' does not match the API's pattern "
+        "arn:aws[a-z-]*:iam::\\d{12}:role\\/[\\w+=,.@\\/-]+",
+        "bad: target.input: 8,193 characters, over the 8,192 allowed in a scheduled target's input"]
