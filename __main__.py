@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.event_end import EndingParticipant, EventEnd, EventEndArgs
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
@@ -49,9 +50,11 @@ inference_apis = [
 
 # Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve).
 participants = {}
+ending = []  # what the end of the event stops
 for participant in roster:
     names = ParticipantNames(event, participant.id)
-    opts = pulumi.ResourceOptions(providers=[participant_provider(config, participant)])
+    provider = participant_provider(config, participant)
+    opts = pulumi.ResourceOptions(providers=[provider])
     lab1 = SampleCollection(
         f"{participant.id}-lab1",
         SampleCollectionArgs(names, sample_topic_arn=feed.topic_arn,
@@ -75,6 +78,9 @@ for participant in roster:
                           shared_api=shared_api.target() if shared_api else None,
                           inference=config.inference, logs=config.logs),
         opts=opts)
+    ending.append(EndingParticipant(names.prefix, lab2.notebook_name, lab2.notebook_arn,
+                                    lab2.endpoint_name, lab2.endpoint_arn,
+                                    provider if participant.account else None))
     participants[participant.id] = {
         "name": participant.name,
         "bucket": lab1.bucket_name,
@@ -97,6 +103,9 @@ Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
                           leaderboard_url=scoring.leaderboard_url),
            opts=shared)
+
+# The end of the event's window: notebooks stopped, endpoints optionally deleted.
+EventEnd(f"{event}-event-end", EventEndArgs(event, config.schedule, ending), opts=shared)
 
 pulumi.export("leaderboard_url", scoring.leaderboard_url)
 pulumi.export("sample_topic_arn", feed.topic_arn)

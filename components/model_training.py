@@ -44,7 +44,9 @@ class ModelTrainingArgs:
 
 class ModelTraining(pulumi.ComponentResource):
     notebook_name: pulumi.Output[str]
+    notebook_arn: pulumi.Output[str]
     endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelTrainingArgs,
@@ -59,11 +61,14 @@ class ModelTraining(pulumi.ComponentResource):
             "arn:aws:logs:", args.region, ":", account, ":log-group:/aws/sagemaker/", rest)
         self._allowed_instance_types = args.endpoint.instance_type_allow_list
         self._role, role_policy = self._execution_role()
-        self.notebook_name = self._notebook(role_policy).name
-        self.endpoint_name = self._endpoint(role_policy).name
+        notebook, endpoint = self._notebook(role_policy), self._endpoint(role_policy)
+        self.notebook_name, self.notebook_arn = notebook.name, notebook.arn
+        self.endpoint_name, self.endpoint_arn = endpoint.name, endpoint.arn
         self.role_arn = self._role.arn
         self.register_outputs({"notebook_name": self.notebook_name,
-                               "endpoint_name": self.endpoint_name, "role_arn": self.role_arn})
+                               "notebook_arn": self.notebook_arn,
+                               "endpoint_name": self.endpoint_name,
+                               "endpoint_arn": self.endpoint_arn, "role_arn": self.role_arn})
 
     # --- the execution role --------------------------------------------------------------
 

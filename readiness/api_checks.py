@@ -161,6 +161,11 @@ CHECKS: dict[str, ApiCheck] = {
          "comparisonOperator": "ComparisonOperator", "treatMissingData": "TreatMissingData",
          "alarmActions": "AlarmActions", "okActions": "OKActions"},
         build=_alarm_dimensions, built_from={"Dimensions": "dimensions"}),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ApiCheck(
+        "cloudwatch", "PutCompositeAlarm",
+        {"alarmName": "AlarmName", "alarmRule": "AlarmRule",
+         "alarmDescription": "AlarmDescription", "alarmActions": "AlarmActions",
+         "okActions": "OKActions", "actionsEnabled": "ActionsEnabled"}),
     "aws:cloudwatch/dashboard:Dashboard": ApiCheck(
         "cloudwatch", "PutDashboard", {"dashboardName": "DashboardName",
                                        "dashboardBody": "DashboardBody"}),

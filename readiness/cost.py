@@ -305,9 +305,17 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     metric_count = metrics_per_participant * participants
     lines.append(Line("CloudWatch metrics", f"{metric_count:,} custom metrics (EMF)",
                       metric_count * per_month, "metric-months", "cloudwatch.metric_month"))
-    alarms = len(program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-    lines.append(Line("CloudWatch alarms", f"{alarms:,} alarms", alarms * per_month,
-                      "alarm-months", "cloudwatch.alarm_month"))
+    # A metric alarm is billed per metric it evaluates (metric math: each metric queried).
+    alarms = program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    alarm_metrics = sum(max(1, sum(1 for q in a.inputs.get("metricQueries") or [] if q.get("metric")))
+                        for a in alarms)
+    lines.append(Line("CloudWatch alarms", f"{len(alarms):,} alarms on {alarm_metrics:,} metrics",
+                      alarm_metrics * per_month, "alarm-metric-months", "cloudwatch.alarm_month"))
+    composites = len(program.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"))
+    if composites:
+        lines.append(Line("CloudWatch alarms", f"{composites:,} composite alarms",
+                          composites * per_month, "alarm-months",
+                          "cloudwatch.composite_alarm_month"))
     dashboards = len(program.of_type("aws:cloudwatch/dashboard:Dashboard"))
     lines.append(Line("CloudWatch dashboard", f"{dashboards} dashboard(s)",
                       dashboards * per_month, "dashboard-months", "cloudwatch.dashboard_month"))

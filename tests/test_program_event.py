@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components import dashboard
+from components import dashboard, monitoring
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
 from handlers import edge_traffic, fc_samples, leaderboard, scoring
@@ -167,20 +167,27 @@ def test_each_participant_gets_an_error_rate_and_an_rmse_alarm(program):
     declared = program(roster(3), alarmRmseMs=800, alarmErrorRatePercent=15)
     alarms = declared.of_type(ALARM)
     assert len(alarms) == 6
-    topic = declared.named("aim368-organizer-alerts")
     emitted = {m["Name"] for m in json.loads(edge_traffic.metrics_line(
         "aim368", "x", scoring.empty(), 0))["_aws"]["CloudWatchMetrics"][0]["Metrics"]} | {"RMSE"}
     for alarm in alarms:
         inputs = alarm.inputs
-        participant = inputs["dimensions"]["Participant"]
-        assert alarm.name.startswith(f"aim368-{participant}-")
-        assert inputs["namespace"] == "MLWorkshop/aim368" and inputs["metricName"] in emitted
-        assert inputs["alarmActions"] == [topic.state["arn"]]
+        participant = alarm.name.removeprefix("aim368-").rsplit("-", 2 if "error-rate" in
+                                                                 alarm.name else 1)[0]
+        assert participant in {f"participant-{i:03d}" for i in range(3)}
+        metrics = [q["metric"] for q in inputs.get("metricQueries", []) if "metric" in q] or [
+            {"metricName": inputs["metricName"], "namespace": inputs["namespace"],
+             "dimensions": inputs["dimensions"]}]
+        for metric in metrics:
+            assert metric["namespace"] == "MLWorkshop/aim368"
+            assert metric["dimensions"] == {"Participant": participant}
+            assert metric["metricName"] in emitted | {monitoring.NOT_READY_METRIC}
+        # Quiet children: the participant's composite alarm speaks for both.
+        assert "alarmActions" not in inputs and "okActions" not in inputs
         assert inputs["treatMissingData"] == "notBreaching"
         assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (5, 3)
         assert inputs["tags"] == {"Participant": participant}
-    thresholds = {a.inputs["metricName"]: a.inputs["threshold"] for a in alarms}
-    assert thresholds == {"RMSE": 800, "ErrorRate": 15}
+    thresholds = {a.name.split("-")[-1]: a.inputs["threshold"] for a in alarms}
+    assert thresholds == {"rmse": 800, "rate": 15}
 
 
 def test_alarms_are_emailed_only_when_configured(program):

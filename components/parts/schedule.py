@@ -28,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.parts import iam
-from components.parts.options import child_of, invoke_of
+from components.parts.options import child_of
 from event.config import ScheduleConfig
 
 SCHEDULER = "scheduler.amazonaws.com"
@@ -78,17 +78,21 @@ def ended(schedule: ScheduleConfig, now: datetime) -> bool:
 
 
 def scheduler_role(logical: str, name: str, statements: Sequence[dict[str, Any]],
-                   parent: pulumi.Resource) -> aws.iam.Role:
-    """A role only EventBridge Scheduler of this account may assume, doing `statements`."""
-    account = aws.get_caller_identity_output(opts=invoke_of(parent)).account_id
+                   parent: pulumi.Resource,
+                   provider: pulumi.ProviderResource | None = None) -> aws.iam.Role:
+    """A role only EventBridge Scheduler of this account may assume, doing `statements`
+    (in `provider`'s account when given, else the parent's)."""
+    where = {"provider": provider} if provider is not None else {}
+    account = aws.get_caller_identity_output(
+        opts=pulumi.InvokeOutputOptions(parent=parent, **where)).account_id
     role = aws.iam.Role(
         logical, name=name,
         # Confused-deputy guard recommended for Scheduler's execution roles.
         assume_role_policy=iam.trust_policy(
             SCHEDULER, condition={"StringEquals": {"aws:SourceAccount": account}}),
-        opts=child_of(parent))
+        opts=child_of(parent, **where))
     aws.iam.RolePolicy(f"{logical}-policy", role=role.id, policy=iam.policy(*statements),
-                       opts=child_of(parent))
+                       opts=child_of(parent, **where))
     return role
 
 
