@@ -69,7 +69,8 @@ for participant in roster:
                           shared_bucket_name=training_data.bucket_name,
                           shared_bucket_arn=training_data.bucket_arn,
                           baseline_model_key=training_data.baseline_model_key,
-                          notebook=config.notebook, endpoint=config.endpoint),
+                          notebook=config.notebook, endpoint=config.endpoint,
+                          keep_promotions=config.updates.keep_promotions),
         opts=opts)
     shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
     lab3 = LiveInference(

@@ -9,6 +9,8 @@ endpoint, and passing only itself.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -40,6 +42,16 @@ class ModelTrainingArgs:
     baseline_model_key: pulumi.Input[str]
     notebook: NotebookConfig
     endpoint: EndpointConfig
+    # What wins when the organizer changes the endpoints (see _endpoint): False rolls every
+    # endpoint forward to the new baseline configuration; True leaves every endpoint on
+    # what it serves (a participant's promotion, or the previous baseline).
+    keep_promotions: bool = False
+
+
+def input_hash(*parts: object) -> str:
+    """7 hex characters naming a Model or EndpointConfiguration after its inputs: as long
+    as Pulumi's random auto-name suffix, so the names' length checks still hold."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:7]
 
 
 class ModelTraining(pulumi.ComponentResource):
@@ -157,33 +169,57 @@ class ModelTraining(pulumi.ComponentResource):
     # --- the endpoint ----------------------------------------------------------------------
 
     def _endpoint(self, role_policy: aws.iam.RolePolicy) -> aws.sagemaker.Endpoint:
+        """The baseline model, its configuration, and the endpoint serving it.
+
+        Model and configuration are named after a hash of their inputs (image, model data,
+        role; model, instance type or serverless settings), so any organizer change gives
+        new names, which SageMaker needs anyway (both are immutable). Pulumi then creates
+        the new ones first (create-before-delete), and:
+        - by default (keepPromotions false) updates the endpoint to the new configuration
+          and only then deletes the old configuration and model, which the endpoint no
+          longer uses: the organizer's change rolls forward to everyone, a promoted
+          participant included (they promote again). An ordinary `up` with no change
+          keeps promotions: Pulumi diffs against its own record, which a participant's
+          UpdateEndpoint does not touch (a refresh does: see README);
+        - with keepPromotions the endpoint's configuration is ignored after creation, and
+          replaced models and configurations are left in SageMaker (retain_on_delete),
+          since endpoints that were not promoted still serve them; the sweeper removes
+          them after `destroy`.
+        """
         args, names = self._args, self._names
+        keep = args.keep_promotions
         image = aws.sagemaker.get_prebuilt_ecr_image_output(
             repository_name="sagemaker-xgboost", image_tag=CONTAINER_VERSION, region=args.region,
             opts=invoke_of(self))
-        # Model and configuration are auto-named under the participant's prefix, so a new
-        # baseline rolls forward by replacement, and the role's prefix rules cover them.
+        model_data = pulumi.Output.concat("s3://", args.shared_bucket_name, "/",
+                                          args.baseline_model_key)
+        model_name = pulumi.Output.all(image.registry_path, model_data, self._role.arn).apply(
+            lambda v: f"{names.model}-{input_hash('model', *v)}")
+        replaced_safely = {"delete_before_replace": False, "retain_on_delete": keep}
         model = aws.sagemaker.Model(
-            names.model, execution_role_arn=self._role.arn,
+            names.model, name=model_name, execution_role_arn=self._role.arn,
             primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                image=image.registry_path,
-                model_data_url=pulumi.Output.concat("s3://", args.shared_bucket_name, "/",
-                                                    args.baseline_model_key)),
-            opts=child_of(self, depends_on=[role_policy]))
+                image=image.registry_path, model_data_url=model_data),
+            opts=child_of(self, depends_on=[role_policy], **replaced_safely))
+        if args.endpoint.serverless:
+            serving = {"serverless": [SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY]}
+            variant_settings = {"serverless_config": aws.sagemaker.
+                                EndpointConfigurationProductionVariantServerlessConfigArgs(
+                                    memory_size_in_mb=SERVERLESS_MEMORY_MB,
+                                    max_concurrency=SERVERLESS_CONCURRENCY)}
+        else:
+            serving = {"instance": [args.endpoint.instance_type, 1]}
+            variant_settings = {"initial_instance_count": 1,
+                                "instance_type": args.endpoint.instance_type}
         variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
             variant_name="AllTraffic", model_name=model.name, initial_variant_weight=1,
-            **({"serverless_config": aws.sagemaker.
-                EndpointConfigurationProductionVariantServerlessConfigArgs(
-                    memory_size_in_mb=SERVERLESS_MEMORY_MB,
-                    max_concurrency=SERVERLESS_CONCURRENCY)}
-               if args.endpoint.serverless else
-               {"initial_instance_count": 1, "instance_type": args.endpoint.instance_type}))
+            **variant_settings)
         config = aws.sagemaker.EndpointConfiguration(
             names.endpoint_config, production_variants=[variant],
-            opts=child_of(self))
+            name=model.name.apply(
+                lambda m: f"{names.endpoint_config}-{input_hash('config', m, serving)}"),
+            opts=child_of(self, **replaced_safely))
         return aws.sagemaker.Endpoint(
             names.endpoint, name=names.endpoint, endpoint_config_name=config.name,
-            # A participant's promotion points the endpoint at their own configuration;
-            # the next `pulumi up` must not put the baseline back.
-            opts=child_of(self, ignore_changes=["endpointConfigName"],
-                             custom_timeouts=ENDPOINT_TIMEOUTS))
+            opts=child_of(self, ignore_changes=["endpointConfigName"] if keep else None,
+                          custom_timeouts=ENDPOINT_TIMEOUTS))

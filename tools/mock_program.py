@@ -75,6 +75,8 @@ class Declared:
     custom: bool
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    retain_on_delete: bool = False
+    delete_before_replace: bool | None = None  # None: not set (create-before-delete)
 
     @property
     def provider_urn(self) -> str:
@@ -200,6 +202,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom,
             ignore_changes=list(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=(request.deleteBeforeReplace
+                                   if request.deleteBeforeReplaceDefined else None),
             custom_timeouts={k: getattr(request.customTimeouts, k)
                              for k in ("create", "update", "delete")
                              if getattr(request.customTimeouts, k)}))
