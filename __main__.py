@@ -98,7 +98,8 @@ scoring = LiveScoring(
     LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
                             for p in roster],
                     edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
-                    drift=config.drift, logs=config.logs, window=config.schedule),
+                    drift=config.drift, logs=config.logs, window=config.schedule,
+                    leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency),
     opts=shared)
 Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,

@@ -52,6 +52,7 @@ class LiveScoringArgs:
     drift: DriftConfig
     logs: LogsConfig
     window: ScheduleConfig | None = None  # the event's window; None: no bounds
+    leaderboard_reserved_concurrency: int = 10  # leaderboardReservedConcurrency; 0: none
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -152,7 +153,7 @@ class LiveScoring(pulumi.ComponentResource):
                 reveal_private=args.leaderboard.reveal_private),
             timeout=15, memory_size=512,
             # The URL is public: cap what a crowd (or a loop) can make it cost.
-            reserved_concurrency=10,
+            reserved_concurrency=args.leaderboard_reserved_concurrency or None,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         function = declared.function

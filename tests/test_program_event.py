@@ -196,3 +196,11 @@ def test_alarms_are_emailed_only_when_configured(program):
     assert subscriptions(program(roster(1))) == []
     [email] = subscriptions(program(roster(1), alarmEmail="organizer@example.com"))
     assert email.inputs["endpoint"] == "organizer@example.com"
+
+
+def test_the_leaderboards_reserved_concurrency_is_a_setting(program):
+    def reserved(**config):
+        return program(roster(1), **config).named("aim368-leaderboard", FUNCTION).inputs.get(
+            "reservedConcurrentExecutions")
+    assert reserved(leaderboardReservedConcurrency="25") == 25
+    assert reserved(leaderboardReservedConcurrency="0") is None  # none reserved
