@@ -49,6 +49,8 @@ inference_apis = [
 ]
 
 # Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve).
+# The notebooks' settings name the leaderboard, which is declared after every participant.
+leaderboard_url, resolve_leaderboard_url = pulumi.deferred_output()
 participants = {}
 ending = []  # what the end of the event stops
 for participant in roster:
@@ -61,6 +63,13 @@ for participant in roster:
                              undelivered_queue_arn=feed.undelivered_queue_arn,
                              collection=config.collection, logs=config.logs),
         opts=opts)
+    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
+    lab3 = LiveInference(
+        f"{participant.id}-lab3",
+        LiveInferenceArgs(names, region=config.region,
+                          shared_api=shared_api.target() if shared_api else None,
+                          inference=config.inference, logs=config.logs),
+        opts=opts)
     lab2 = ModelTraining(
         f"{participant.id}-lab2",
         ModelTrainingArgs(names, region=config.region,
@@ -70,14 +79,9 @@ for participant in roster:
                           shared_bucket_arn=training_data.bucket_arn,
                           baseline_model_key=training_data.baseline_model_key,
                           notebook=config.notebook, endpoint=config.endpoint,
-                          keep_promotions=config.updates.keep_promotions),
-        opts=opts)
-    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
-    lab3 = LiveInference(
-        f"{participant.id}-lab3",
-        LiveInferenceArgs(names, region=config.region,
-                          shared_api=shared_api.target() if shared_api else None,
-                          inference=config.inference, logs=config.logs),
+                          keep_promotions=config.updates.keep_promotions,
+                          inference_url=lab3.url, leaderboard_url=leaderboard_url,
+                          max_training_jobs=config.training.max_jobs_per_participant),
         opts=opts)
     ending.append(EndingParticipant(names.prefix, lab2.notebook_name, lab2.notebook_arn,
                                     lab2.endpoint_name, lab2.endpoint_arn,
@@ -101,6 +105,7 @@ scoring = LiveScoring(
                     drift=config.drift, logs=config.logs, window=config.schedule,
                     leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency),
     opts=shared)
+resolve_leaderboard_url(scoring.leaderboard_url)
 Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
                           leaderboard_url=scoring.leaderboard_url),

@@ -24,6 +24,7 @@ from event.names import ParticipantNames
 from lifecycle import render
 from training.artifacts import CONTAINER_VERSION
 
+NOTEBOOK_PLATFORM = "notebook-al2023-v1"  # Amazon Linux 2023 (AL2 platforms: end of life)
 ENDPOINT_TIMEOUTS = pulumi.CustomTimeouts(create="45m", update="45m", delete="20m")
 SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY = 2048, 10
 LOG_GROUPS = ("TrainingJobs", "Endpoints", "NotebookInstances")
@@ -46,6 +47,10 @@ class ModelTrainingArgs:
     # endpoint forward to the new baseline configuration; True leaves every endpoint on
     # what it serves (a participant's promotion, or the previous baseline).
     keep_promotions: bool = False
+    # For settings.json: the participant's Lab 3 URL and the event's leaderboard.
+    inference_url: pulumi.Input[str] = ""
+    leaderboard_url: pulumi.Input[str] = ""
+    max_training_jobs: int = 1  # maxTrainingJobsPerParticipant, enforced by the notebooks
 
 
 def input_hash(*parts: object) -> str:
@@ -140,8 +145,10 @@ class ModelTraining(pulumi.ComponentResource):
         args, names = self._args, self._names
         return pulumi.Output.all(
             bucket=args.participant_bucket_name, shared=args.shared_bucket_name,
-            role=self._role.arn,
+            role=self._role.arn, inference=args.inference_url, leaderboard=args.leaderboard_url,
         ).apply(lambda v: {
+            "inference_url": v["inference"], "leaderboard_url": v["leaderboard"],
+            "max_training_jobs": str(args.max_training_jobs),
             "participant": names.participant, "region": args.region, "bucket": v["bucket"],
             "samples_prefix": "samples/", "shared_bucket": v["shared"],
             "dataset_prefix": READ_PREFIXES[0], "role_arn": v["role"],
@@ -163,7 +170,7 @@ class ModelTraining(pulumi.ComponentResource):
             names.notebook, name=names.notebook, role_arn=self._role.arn,
             instance_type=args.notebook.instance_type,
             lifecycle_config_name=lifecycle.name, volume_size=10,
-            platform_identifier="notebook-al2-v3", root_access="Disabled",
+            platform_identifier=NOTEBOOK_PLATFORM, root_access="Disabled",
             opts=child_of(self, depends_on=[role_policy]))
 
     # --- the endpoint ----------------------------------------------------------------------
