@@ -188,7 +188,7 @@ def test_the_shared_training_data_is_one_private_bucket_with_everything(program)
     assert keys == sorted(["datasets/TrainSamples.csv", "datasets/TestSamples.csv",
                            "models/baseline/<hash>/model.tar.gz",
                            *[f"notebooks/{name}" for name, _ in notebook_uploads()]])
-    assert len(notebook_files()) == 5  # the four labs and Automated-Retraining
+    assert len(notebook_files()) == 6  # the four labs, Automated-Retraining, Live-Inference
     assert all(o.inputs["bucket"] == bucket.id for o in declared.of_type(OBJECT))
     assert bucket.provider_urn == declared.named("aim368-aws").urn
     block = declared.named("aim368-training-data-no-public-access")
