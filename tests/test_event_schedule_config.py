@@ -26,8 +26,8 @@ def test_a_window_with_zones_is_read_and_measured_in_hours():
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ({"eventStart": START}, ["eventStart='2026-12-01T09:00:00+01:00' and eventEnd='': "
-                             "set both, or neither"]),
+    ({"eventStart": START}, [("eventStart='2026-12-01T09:00:00+01:00' and eventEnd='': "
+                              "set both, or neither")]),
     ({"eventEnd": END}, ["eventStart='' and eventEnd='2026-12-01T17:00:00Z': set both, or neither"]),
     ({"eventStart": END, "eventEnd": START},
      ["eventEnd='2026-12-01T09:00:00+01:00' must be after eventStart='2026-12-01T17:00:00Z'"]),

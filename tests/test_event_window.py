@@ -3,7 +3,7 @@ schedules carry the window's bounds, and are declared disabled once it is over."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -67,7 +67,7 @@ def test_after_a_past_window_nothing_is_scheduled_to_run(program):
     assert {s.inputs["state"] for s in traffic_schedules(declared)} == {"DISABLED"}
 
 
-@pytest.mark.parametrize("now", [datetime(2099, 6, 1, 7, tzinfo=timezone.utc)])
+@pytest.mark.parametrize("now", [datetime(2099, 6, 1, 7, tzinfo=UTC)])
 def test_ended_tells_whether_the_window_is_over(now):
     assert not schedule.ended(parse_config(FUTURE).schedule, now)
     assert schedule.ended(parse_config(PAST).schedule, now)

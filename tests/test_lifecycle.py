@@ -219,7 +219,7 @@ def test_main_calls_aws_by_the_path_it_was_given(monkeypatch, tmp_path):
     metadata.write_text(json.dumps({"ResourceName": "nb"}))
     calls = []
     monkeypatch.setattr(auto_stop, "METADATA", str(metadata))
-    monkeypatch.setattr(auto_stop, "fetch_sessions", lambda: [])
+    monkeypatch.setattr(auto_stop, "fetch_sessions", list)
     monkeypatch.setattr(auto_stop, "uptime_minutes", lambda: 999)
     monkeypatch.setattr(auto_stop.subprocess, "call", lambda args: calls.append(args) or 0)
     assert auto_stop.main(["--idle-minutes", "60", "--aws", "/usr/local/bin/aws"]) == 0

@@ -56,9 +56,9 @@ def test_audit_exit_code_follows_billable_leftovers(aws_env, capsys):
 
 
 def test_the_docs_show_the_estimates_real_output(capsys):
-    """docs/readiness.md (the README's cost section) must match what `cost` prints."""
+    """The README's cost section must match what `cost` prints."""
     from pathlib import Path
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "readiness.md").read_text()
+    docs = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert main(["cost", "--participants", "30", "--hours", "8",
                  "--config", "datasetSamples=2000"]) == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]

@@ -12,8 +12,8 @@ from readiness.program import declare, synthetic_roster
 from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 from tools.mock_program import Declared, Program
 
-# What the current components get wrong, reported until the component fix lands (see
-# docs/readiness.md): the retired notebook platform, and ml.c5.large (a hosting type) in
+# What the current components get wrong, reported until the component fix lands (see the
+# README's preflight section): the retired notebook platform (fixed now), and ml.c5.large (a hosting type) in
 # the instance types participants may train on.
 RETIRED_PLATFORM = "platformIdentifier"
 TRAINING_GRANT = "allows sagemaker:CreateTrainingJob on ml.c5.large"
