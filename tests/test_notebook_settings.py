@@ -13,7 +13,7 @@ from tests.kit import LIFECYCLE, NOTEBOOK, only
 def settings_of(declared, participant):
     lifecycle = only(declared.within(f"{participant}-lab2"), LIFECYCLE)
     script = base64.b64decode(lifecycle.inputs["onCreate"]).decode()
-    return json.loads(re.search(r"<<'SETTINGS'\n(.*?)\nSETTINGS", script, re.S).group(1))
+    return json.loads(re.search(r"<<'SETTINGS'\n(.*?)\nSETTINGS", script, re.DOTALL).group(1))
 
 
 def test_notebooks_run_on_amazon_linux_2023(program):

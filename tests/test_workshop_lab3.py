@@ -76,7 +76,7 @@ def test_the_sdk_check_says_wait_or_restart_and_never_installs(tmp_path, monkeyp
 
 
 class _Answers(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         from urllib.parse import parse_qs, urlsplit
         features = parse_qs(urlsplit(self.path).query)["features"][0].split(",")
         status, body = (200, {"duration_ms": 1234.5}) if len(features) == 12 else (
