@@ -133,7 +133,10 @@ def _training_types(policies: list) -> list[str]:
 
 def _steady_concurrency(program: Program, request_ms: float) -> int:
     """Scheduled targets run about their whole period; requests overlap by their duration."""
-    scheduled = len(scheduled_runs(program))  # paused ones run again when resumed
+    # Recurring function runs (paused ones run again when resumed); the end-of-event
+    # schedules call SageMaker, not Lambda.
+    scheduled = len([run for run in scheduled_runs(program)
+                     if run.function_arn.startswith("arn:aws:lambda:")])
     rates = []
     for function in program.of_type("aws:lambda/function:Function"):
         variables = (function.inputs.get("environment") or {}).get("variables") or {}

@@ -62,3 +62,10 @@ def test_nothing_is_scheduled_without_a_window_or_after_it(program):
     assert end_schedules(program(TWO)) == {}
     assert end_schedules(program(TWO, eventStart="2020-01-01T09:00:00Z",
                                  eventEnd="2020-01-01T17:00:00Z")) == {}
+
+
+def test_end_of_event_schedules_need_no_lambda_concurrency(program):
+    from readiness import quotas
+    wanted = {n.quota_name: n.needed for n in quotas.needs(program(TWO, **WINDOW))}
+    # 10 reserved + 100 unreserved + the feed and one edge shard + 2 x 5 req/s x 60 ms.
+    assert wanted["Concurrent executions"] == 10 + 100 + 2 + 1
