@@ -35,8 +35,8 @@ fleet: setup  ## drive the event stack and a stack per participant, e.g. make fl
 preflight: artifacts  ## check what participants.yaml declares against AWS's limits (and quotas, with credentials)
 	$(PY) -m readiness preflight $(PREFLIGHT_ARGS)
 
-cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default 8)
-	$(PY) -m readiness cost --hours $(or $(HOURS),8) $(COST_ARGS)
+cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default: the event's window, else 8)
+	$(PY) -m readiness cost $(if $(HOURS),--hours $(HOURS)) $(COST_ARGS)
 
 JOIN_LINKS ?= out/join-links.json
 handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (see docs/access.md)

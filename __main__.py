@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.event_end import EndingParticipant, EventEnd, EventEndArgs
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
@@ -36,7 +37,7 @@ shared = pulumi.ResourceOptions(providers=[event_provider(config)])
 # The FC's sample feed, which every participant's Lab 1 subscribes to.
 feed = SampleFeed(f"{event}-sample-feed",
                   SampleFeedArgs(event, config.feed, config.drift, config.logs,
-                                 subscriber_accounts=own_accounts),
+                                 subscriber_accounts=own_accounts, window=config.schedule),
                   opts=shared)
 
 # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
@@ -58,15 +59,26 @@ retraining_table = RetrainingTable(f"{event}-retraining", event, opts=shared)
 
 # Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve), and
 # the automated retraining loop that joins them.
+# The notebooks' settings name the leaderboard, which is declared after every participant.
+leaderboard_url, resolve_leaderboard_url = pulumi.deferred_output()
 participants = {}
+ending = []  # what the end of the event stops
 for participant in roster:
     names = ParticipantNames(event, participant.id)
-    opts = pulumi.ResourceOptions(providers=[participant_provider(config, participant)])
+    provider = participant_provider(config, participant)
+    opts = pulumi.ResourceOptions(providers=[provider])
     lab1 = SampleCollection(
         f"{participant.id}-lab1",
         SampleCollectionArgs(names, sample_topic_arn=feed.topic_arn,
                              undelivered_queue_arn=feed.undelivered_queue_arn,
                              collection=config.collection, logs=config.logs),
+        opts=opts)
+    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
+    lab3 = LiveInference(
+        f"{participant.id}-lab3",
+        LiveInferenceArgs(names, region=config.region,
+                          shared_api=shared_api.target() if shared_api else None,
+                          inference=config.inference, logs=config.logs),
         opts=opts)
     lab2 = ModelTraining(
         f"{participant.id}-lab2",
@@ -77,7 +89,10 @@ for participant in roster:
                           shared_bucket_arn=training_data.bucket_arn,
                           baseline_model_key=training_data.baseline_model_key,
                           notebook=config.notebook, endpoint=config.endpoint,
-                          retraining_function=function_name(names)),
+                          retraining_function=function_name(names),
+                          keep_promotions=config.updates.keep_promotions,
+                          inference_url=lab3.url, leaderboard_url=leaderboard_url,
+                          max_training_jobs=config.training.max_jobs_per_participant),
         opts=opts)
     loop = Retraining(
         f"{participant.id}-retraining",
@@ -91,13 +106,9 @@ for participant in roster:
                        allowed_instance_types=config.endpoint.instance_type_allow_list,
                        retraining=config.retraining, logs=config.logs),
         opts=opts)
-    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
-    lab3 = LiveInference(
-        f"{participant.id}-lab3",
-        LiveInferenceArgs(names, region=config.region,
-                          shared_api=shared_api.target() if shared_api else None,
-                          inference=config.inference, logs=config.logs),
-        opts=opts)
+    ending.append(EndingParticipant(names.prefix, lab2.notebook_name, lab2.notebook_arn,
+                                    lab2.endpoint_name, lab2.endpoint_arn,
+                                    provider if participant.account else None))
     participants[participant.id] = {
         "name": participant.name,
         "bucket": lab1.bucket_name,
@@ -115,12 +126,17 @@ scoring = LiveScoring(
     LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
                             for p in roster],
                     edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
-                    drift=config.drift, logs=config.logs),
+                    drift=config.drift, logs=config.logs, window=config.schedule,
+                    leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency),
     opts=shared)
+resolve_leaderboard_url(scoring.leaderboard_url)
 Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
                           leaderboard_url=scoring.leaderboard_url),
            opts=shared)
+
+# The end of the event's window: notebooks stopped, endpoints optionally deleted.
+EventEnd(f"{event}-event-end", EventEndArgs(event, config.schedule, ending), opts=shared)
 
 pulumi.export("leaderboard_url", scoring.leaderboard_url)
 pulumi.export("sample_topic_arn", feed.topic_arn)

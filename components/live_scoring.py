@@ -2,8 +2,9 @@
 
 - a DynamoDB table (pay per request) of per-minute aggregates, plus one roster item per
   participant with their display name;
-- the edge Lambda, run every minute once per shard of `edgeShardSize` participants
-  (EventBridge rules of up to 5 targets, each target's input naming its shard's URLs);
+- the edge Lambda, run every minute once per shard of `edgeShardSize` participants (one
+  EventBridge Scheduler schedule per shard, bounded by the event's window, whose input
+  names its shard's URLs; components/parts/schedule.py);
 - the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch.
 """
 
@@ -17,14 +18,20 @@ import pulumi
 import pulumi_aws as aws
 
 from components import leaderboard_front
-from components.parts import iam
+from components.parts import iam, schedule
 from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of
-from event.config import DriftConfig, EdgeConfig, FeedConfig, LeaderboardConfig, LogsConfig
+from event.config import (
+    DriftConfig,
+    EdgeConfig,
+    FeedConfig,
+    LeaderboardConfig,
+    LogsConfig,
+    ScheduleConfig,
+)
 from handlers import edge_traffic, leaderboard
 
 RUN_PERIOD_SECONDS = 60
-TARGETS_PER_RULE = 5  # EventBridge's limit
 LEADERBOARD_REFRESH_SECONDS = 10
 FAILING_ERROR_RATE = 0.2
 
@@ -45,6 +52,8 @@ class LiveScoringArgs:
     feed: FeedConfig  # the edge replays the feed's generator (seed) to know the answers
     drift: DriftConfig
     logs: LogsConfig
+    window: ScheduleConfig | None = None  # the event's window; None: no bounds
+    leaderboard_reserved_concurrency: int = 10  # leaderboardReservedConcurrency; 0: none
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -116,25 +125,18 @@ class LiveScoring(pulumi.ComponentResource):
 
     def _schedule(self) -> None:
         args = self._args
-        groups = shards(args.participants, args.edge.shard_size)
-        for rule_number in range(0, len(groups), TARGETS_PER_RULE):
-            logical = f"{args.event}-fc-edge-{rule_number // TARGETS_PER_RULE + 1:02d}"
-            rule = aws.cloudwatch.EventRule(
-                logical, name=logical, schedule_expression="rate(1 minute)",
-                description="Runs the FC edge's traffic, one target per shard",
-                state="ENABLED" if args.edge.enabled else "DISABLED", opts=child_of(self))
-            for index in range(rule_number, min(rule_number + TARGETS_PER_RULE, len(groups))):
-                group = groups[index]
-                aws.cloudwatch.EventTarget(
-                    f"{args.event}-fc-edge-shard-{index + 1:02d}", rule=rule.name,
-                    arn=self._edge.arn,
-                    input=pulumi.Output.json_dumps({
-                        "shard": index,
-                        "targets": [{"participant": p.id, "url": p.url} for p in group]}),
-                    opts=child_of(self))
-            aws.lambda_.Permission(f"{logical}-invoke", action="lambda:InvokeFunction",
-                                   function=self._edge.name, principal="events.amazonaws.com",
-                                   source_arn=rule.arn, opts=child_of(self))
+        role = schedule.invoking_role(f"{args.event}-fc-edge-schedule-role",
+                                      f"{args.event}-fc-edge-schedule", [self._edge], self)
+        bounds = schedule.window(args.window or ScheduleConfig("", "", False),
+                                 args.edge.enabled, schedule.utc_now())
+        for index, group in enumerate(shards(args.participants, args.edge.shard_size)):
+            schedule.every_minute(
+                f"{args.event}-fc-edge-shard-{index + 1:02d}", self._edge, role,
+                pulumi.Output.json_dumps({
+                    "shard": index,
+                    "targets": [{"participant": p.id, "url": p.url} for p in group]}),
+                bounds, "Runs the FC edge's traffic for one shard, inside the event's window",
+                self)
 
     def _leaderboard(self) -> pulumi.Output[str]:
         args = self._args
@@ -156,8 +158,8 @@ class LiveScoring(pulumi.ComponentResource):
                 reveal_parameter=reveal.name),
             timeout=15, memory_size=512,
             # Behind the CDN the function sees about one request per TTL per edge location;
-            # the cap only bounds what a cache-busting loop can cost.
-            reserved_concurrency=10,
+            # the cap only bounds what a cache-busting loop can cost (0: no reservation).
+            reserved_concurrency=args.leaderboard_reserved_concurrency or None,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         function = declared.function

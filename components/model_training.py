@@ -9,6 +9,8 @@ endpoint, and passing only itself.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -22,6 +24,7 @@ from event.names import ParticipantNames
 from lifecycle import render
 from training.artifacts import CONTAINER_VERSION
 
+NOTEBOOK_PLATFORM = "notebook-al2023-v1"  # Amazon Linux 2023 (AL2 platforms: end of life)
 ENDPOINT_TIMEOUTS = pulumi.CustomTimeouts(create="45m", update="45m", delete="20m")
 SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY = 2048, 10
 LOG_GROUPS = ("TrainingJobs", "Endpoints", "NotebookInstances")
@@ -41,11 +44,27 @@ class ModelTrainingArgs:
     notebook: NotebookConfig
     endpoint: EndpointConfig
     retraining_function: str | None = None  # their retraining loop's function, if deployed
+    # What wins when the organizer changes the endpoints (see _endpoint): False rolls every
+    # endpoint forward to the new baseline configuration; True leaves every endpoint on
+    # what it serves (a participant's promotion, or the previous baseline).
+    keep_promotions: bool = False
+    # For settings.json: the participant's Lab 3 URL and the event's leaderboard.
+    inference_url: pulumi.Input[str] = ""
+    leaderboard_url: pulumi.Input[str] = ""
+    max_training_jobs: int = 1  # maxTrainingJobsPerParticipant, enforced by the notebooks
+
+
+def input_hash(*parts: object) -> str:
+    """7 hex characters naming a Model or EndpointConfiguration after its inputs: as long
+    as Pulumi's random auto-name suffix, so the names' length checks still hold."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:7]
 
 
 class ModelTraining(pulumi.ComponentResource):
     notebook_name: pulumi.Output[str]
+    notebook_arn: pulumi.Output[str]
     endpoint_name: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelTrainingArgs,
@@ -60,11 +79,14 @@ class ModelTraining(pulumi.ComponentResource):
             "arn:aws:logs:", args.region, ":", account, ":log-group:/aws/sagemaker/", rest)
         self._allowed_instance_types = args.endpoint.instance_type_allow_list
         self._role, role_policy = self._execution_role()
-        self.notebook_name = self._notebook(role_policy).name
-        self.endpoint_name = self._endpoint(role_policy).name
+        notebook, endpoint = self._notebook(role_policy), self._endpoint(role_policy)
+        self.notebook_name, self.notebook_arn = notebook.name, notebook.arn
+        self.endpoint_name, self.endpoint_arn = endpoint.name, endpoint.arn
         self.role_arn = self._role.arn
         self.register_outputs({"notebook_name": self.notebook_name,
-                               "endpoint_name": self.endpoint_name, "role_arn": self.role_arn})
+                               "notebook_arn": self.notebook_arn,
+                               "endpoint_name": self.endpoint_name,
+                               "endpoint_arn": self.endpoint_arn, "role_arn": self.role_arn})
 
     # --- the execution role --------------------------------------------------------------
 
@@ -132,8 +154,10 @@ class ModelTraining(pulumi.ComponentResource):
         args, names = self._args, self._names
         return pulumi.Output.all(
             bucket=args.participant_bucket_name, shared=args.shared_bucket_name,
-            role=self._role.arn,
+            role=self._role.arn, inference=args.inference_url, leaderboard=args.leaderboard_url,
         ).apply(lambda v: {
+            "inference_url": v["inference"], "leaderboard_url": v["leaderboard"],
+            "max_training_jobs": str(args.max_training_jobs),
             "participant": names.participant, "region": args.region, "bucket": v["bucket"],
             "samples_prefix": "samples/", "shared_bucket": v["shared"],
             "dataset_prefix": READ_PREFIXES[0], "role_arn": v["role"],
@@ -157,39 +181,63 @@ class ModelTraining(pulumi.ComponentResource):
             names.notebook, name=names.notebook, role_arn=self._role.arn,
             instance_type=args.notebook.instance_type,
             lifecycle_config_name=lifecycle.name, volume_size=10,
-            platform_identifier="notebook-al2-v3", root_access="Disabled",
+            platform_identifier=NOTEBOOK_PLATFORM, root_access="Disabled",
             opts=child_of(self, depends_on=[role_policy]))
 
     # --- the endpoint ----------------------------------------------------------------------
 
     def _endpoint(self, role_policy: aws.iam.RolePolicy) -> aws.sagemaker.Endpoint:
+        """The baseline model, its configuration, and the endpoint serving it.
+
+        Model and configuration are named after a hash of their inputs (image, model data,
+        role; model, instance type or serverless settings), so any organizer change gives
+        new names, which SageMaker needs anyway (both are immutable). Pulumi then creates
+        the new ones first (create-before-delete), and:
+        - by default (keepPromotions false) updates the endpoint to the new configuration
+          and only then deletes the old configuration and model, which the endpoint no
+          longer uses: the organizer's change rolls forward to everyone, a promoted
+          participant included (they promote again). An ordinary `up` with no change
+          keeps promotions: Pulumi diffs against its own record, which a participant's
+          UpdateEndpoint does not touch (a refresh does: see README);
+        - with keepPromotions the endpoint's configuration is ignored after creation, and
+          replaced models and configurations are left in SageMaker (retain_on_delete),
+          since endpoints that were not promoted still serve them; the sweeper removes
+          them after `destroy`.
+        """
         args, names = self._args, self._names
+        keep = args.keep_promotions
         image = aws.sagemaker.get_prebuilt_ecr_image_output(
             repository_name="sagemaker-xgboost", image_tag=CONTAINER_VERSION, region=args.region,
             opts=invoke_of(self))
-        # Model and configuration are auto-named under the participant's prefix, so a new
-        # baseline rolls forward by replacement, and the role's prefix rules cover them.
+        model_data = pulumi.Output.concat("s3://", args.shared_bucket_name, "/",
+                                          args.baseline_model_key)
+        model_name = pulumi.Output.all(image.registry_path, model_data, self._role.arn).apply(
+            lambda v: f"{names.model}-{input_hash('model', *v)}")
+        replaced_safely = {"delete_before_replace": False, "retain_on_delete": keep}
         model = aws.sagemaker.Model(
-            names.model, execution_role_arn=self._role.arn,
+            names.model, name=model_name, execution_role_arn=self._role.arn,
             primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                image=image.registry_path,
-                model_data_url=pulumi.Output.concat("s3://", args.shared_bucket_name, "/",
-                                                    args.baseline_model_key)),
-            opts=child_of(self, depends_on=[role_policy]))
+                image=image.registry_path, model_data_url=model_data),
+            opts=child_of(self, depends_on=[role_policy], **replaced_safely))
+        if args.endpoint.serverless:
+            serving = {"serverless": [SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY]}
+            variant_settings = {"serverless_config": aws.sagemaker.
+                                EndpointConfigurationProductionVariantServerlessConfigArgs(
+                                    memory_size_in_mb=SERVERLESS_MEMORY_MB,
+                                    max_concurrency=SERVERLESS_CONCURRENCY)}
+        else:
+            serving = {"instance": [args.endpoint.instance_type, 1]}
+            variant_settings = {"initial_instance_count": 1,
+                                "instance_type": args.endpoint.instance_type}
         variant = aws.sagemaker.EndpointConfigurationProductionVariantArgs(
             variant_name="AllTraffic", model_name=model.name, initial_variant_weight=1,
-            **({"serverless_config": aws.sagemaker.
-                EndpointConfigurationProductionVariantServerlessConfigArgs(
-                    memory_size_in_mb=SERVERLESS_MEMORY_MB,
-                    max_concurrency=SERVERLESS_CONCURRENCY)}
-               if args.endpoint.serverless else
-               {"initial_instance_count": 1, "instance_type": args.endpoint.instance_type}))
+            **variant_settings)
         config = aws.sagemaker.EndpointConfiguration(
             names.endpoint_config, production_variants=[variant],
-            opts=child_of(self))
+            name=model.name.apply(
+                lambda m: f"{names.endpoint_config}-{input_hash('config', m, serving)}"),
+            opts=child_of(self, **replaced_safely))
         return aws.sagemaker.Endpoint(
             names.endpoint, name=names.endpoint, endpoint_config_name=config.name,
-            # A participant's promotion points the endpoint at their own configuration;
-            # the next `pulumi up` must not put the baseline back.
-            opts=child_of(self, ignore_changes=["endpointConfigName"],
-                             custom_timeouts=ENDPOINT_TIMEOUTS))
+            opts=child_of(self, ignore_changes=["endpointConfigName"] if keep else None,
+                          custom_timeouts=ENDPOINT_TIMEOUTS))

@@ -121,6 +121,13 @@ RULES: dict[str, Check] = {
     "retrainingSchedule": lambda v: None if not v or SCHEDULE_PATTERN.match(v) else
     "is not an EventBridge schedule like rate(1 hour) or cron(0 * * * ? *)",
     "retrainingTrainingInstanceType": _ml_instance,
+    # The event's schedule (issue 13): both-or-neither and their order are cross-checks.
+    "eventStart": _iso_time_or_empty,
+    "eventEnd": _iso_time_or_empty,
+    "scaleDownEndpointsAtEnd": _always_fine,
+    "keepPromotions": _always_fine,
+    "maxTrainingJobsPerParticipant": _between(1, 10),
+    "leaderboardReservedConcurrency": _between(0, 100),
 }
 
 
@@ -222,6 +229,41 @@ class RetrainingConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """The event's window: traffic runs only inside it; notebooks stop at its end."""
+    start: str = setting("eventStart")
+    end: str = setting("eventEnd")
+    scale_down_endpoints: bool = setting("scaleDownEndpointsAtEnd")
+
+    @property
+    def bounded(self) -> bool:
+        return bool(self.start and self.end)
+
+    @property
+    def hours(self) -> float | None:
+        """The window's length, or None without a window."""
+        if not self.bounded:
+            return None
+        span = datetime.fromisoformat(self.end) - datetime.fromisoformat(self.start)
+        return span.total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class UpdatesConfig:
+    keep_promotions: bool = setting("keepPromotions")
+
+
+@dataclass(frozen=True)
+class TrainingLimitsConfig:
+    max_jobs_per_participant: int = setting("maxTrainingJobsPerParticipant")
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    leaderboard_reserved_concurrency: int = setting("leaderboardReservedConcurrency")
+
+
+@dataclass(frozen=True)
 class EventConfig:
     event: str = setting("event")
     roster: str = setting("roster")
@@ -239,6 +281,10 @@ class EventConfig:
     leaderboard: LeaderboardConfig = field()
     alarms: AlarmsConfig = field()
     retraining: RetrainingConfig = field()
+    schedule: ScheduleConfig = field()
+    updates: UpdatesConfig = field()
+    training: TrainingLimitsConfig = field()
+    capacity: CapacityConfig = field()
 
 
 @dataclass(frozen=True)
@@ -414,6 +460,21 @@ def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
     if retraining and retraining not in allowed:
         problems.append(f"retrainingTrainingInstanceType={retraining!r} must be one of "
                         "allowedInstanceTypes, which the retraining jobs are held to")
+    return problems + _window_problems(values)
+
+
+def _window_problems(values: dict[str, Any]) -> list[str]:
+    """eventStart and eventEnd: both or neither, the end after the start."""
+    start, end = values.get("eventStart"), values.get("eventEnd")
+    problems = []
+    if values.get("scaleDownEndpointsAtEnd") and not end:
+        problems.append("scaleDownEndpointsAtEnd=true needs eventEnd (when to delete the "
+                        "endpoints)")
+    if bool(start) != bool(end):
+        problems.append(f"eventStart={start!r} and eventEnd={end!r}: set both, or neither")
+    elif start and not (_iso_time_or_empty(start) or _iso_time_or_empty(end)) \
+            and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
+        problems.append(f"eventEnd={end!r} must be after eventStart={start!r}")
     return problems
 
 

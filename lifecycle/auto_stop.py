@@ -53,14 +53,17 @@ def uptime_minutes():
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-minutes", type=float, required=True)
-    limit = parser.parse_args(argv).idle_minutes
+    # cron's PATH has no aws: on-start.sh passes the absolute path it resolved.
+    parser.add_argument("--aws", default="aws")
+    options = parser.parse_args(argv)
+    limit = options.idle_minutes
     now = datetime.now(timezone.utc)
     if not should_stop(fetch_sessions(), now, limit, uptime_minutes()):
         return 0
     with open(METADATA) as metadata:
         name = json.load(metadata)["ResourceName"]
     print(f"{now.isoformat()} idle for {limit} minutes: stopping {name}", flush=True)
-    return subprocess.call(["aws", "sagemaker", "stop-notebook-instance",
+    return subprocess.call([options.aws, "sagemaker", "stop-notebook-instance",
                             "--notebook-instance-name", name])
 
 

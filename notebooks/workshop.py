@@ -49,20 +49,32 @@ TRAINING_TIMEOUT_SECONDS = 3600
 SDK_VERSION = "3.27.0"
 
 
-def ensure_sdk() -> None:
-    """Install the SageMaker SDK version these notebooks are written for, if needed."""
+SDK_READY = HERE / ".sdk-ready"  # written by the lifecycle's background install
+
+
+def ensure_sdk(ready_file: Path = SDK_READY) -> None:
+    """Check that this kernel runs the SageMaker SDK the notebooks are written for.
+
+    The notebook instance installs it in the background when it starts (on-start.sh); a
+    kernel started before that finished has the old SDK loaded, and upgrading it inside a
+    running kernel leaves it half-upgraded, so this only tells you what to do.
+    """
     import importlib.metadata
-    import subprocess
-    import sys
     try:
         installed = importlib.metadata.version("sagemaker")
     except importlib.metadata.PackageNotFoundError:
         installed = None
-    if installed != SDK_VERSION:
-        print(f"Installing sagemaker=={SDK_VERSION} (found {installed}); about a minute")
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
-                               f"sagemaker=={SDK_VERSION}"])
-    print(f"SageMaker Python SDK {SDK_VERSION}")
+    if installed == SDK_VERSION:
+        print(f"SageMaker Python SDK {SDK_VERSION}")
+        return
+    if not ready_file.exists():
+        raise RuntimeError(
+            f"The SageMaker SDK {SDK_VERSION} is still being installed on this notebook "
+            "instance (a few minutes after it starts). Wait a minute, then choose Kernel > "
+            "Restart Kernel and run this cell again.")
+    raise RuntimeError(
+        f"This kernel has SageMaker SDK {installed}, but {SDK_VERSION} is now installed: "
+        "choose Kernel > Restart Kernel and run this cell again.")
 
 
 def load_settings(path: Path = SETTINGS_FILE) -> dict:
@@ -174,6 +186,7 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
     allowed = settings["allowed_instance_types"].split(",")
     if instance_type not in allowed:
         raise ValueError(f"instance_type {instance_type!r} is not allowed here; use one of {allowed}")
+    refuse_too_many_jobs(settings)
     image = image_uri(algorithm, settings["region"])
     evaluation_channel, _ = EVALUATION[algorithm]
     trainer = ModelTrainer(
@@ -188,12 +201,18 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
         sagemaker_session=Session(boto_session=session(settings),
                                   default_bucket=settings["bucket"]),
     )
-    trainer.train(input_data_config=[
-        InputData(channel_name="train", data_source=training_data(settings, include_collected),
-                  content_type="text/csv"),
-        InputData(channel_name=evaluation_channel,
-                  data_source=dataset_uri(settings, "TestSamples.csv"), content_type="text/csv"),
-    ], wait=True, logs=logs)
+    try:
+        trainer.train(input_data_config=[
+            InputData(channel_name="train", data_source=training_data(settings, include_collected),
+                      content_type="text/csv"),
+            InputData(channel_name=evaluation_channel,
+                      data_source=dataset_uri(settings, "TestSamples.csv"),
+                      content_type="text/csv"),
+        ], wait=True, logs=logs)
+    except Exception as error:
+        if _error_code(error) == "ResourceLimitExceeded":
+            raise RuntimeError(_capacity_message(instance_type, allowed)) from None
+        raise
     job = trainer._latest_training_job
     job.refresh()
     if job.training_job_status != "Completed":
@@ -205,6 +224,109 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
                             job.model_artifacts.s3_model_artifacts, image)
     print(f"{algorithm}: test RMSE {result.rmse_ms:,.1f} ms (job {result.job_name})")
     return result
+
+
+TRAINING_JOB_NAME = r"^{prefix}-({codes})-"  # the SDK: <base job name>-<timestamp>
+
+
+def _error_code(error: BaseException) -> str | None:
+    """The AWS error code of a ClientError, also when the SDK wrapped it."""
+    while error is not None:
+        code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+        if code:
+            return code
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _capacity_message(instance_type: str, allowed: list[str]) -> str:
+    others = [t for t in allowed if t != instance_type]
+    return (f"SageMaker has no more {instance_type} training capacity in this account right "
+            "now (ResourceLimitExceeded): everyone is training at once. Wait for one of your "
+            "running jobs to finish and run this cell again"
+            + (f", or set TRAINING_INSTANCE_TYPE to another allowed type: {', '.join(others)}"
+               if others else "")
+            + ". If it keeps happening, tell the organizer.")
+
+
+def running_jobs(settings: dict, sagemaker=None) -> list[str]:
+    """Your training jobs still in progress (by exact name shape: not a longer id's)."""
+    import re
+    sagemaker = sagemaker or session(settings).client("sagemaker")
+    mine = re.compile(TRAINING_JOB_NAME.format(prefix=re.escape(settings["name_prefix"]),
+                                               codes="|".join(JOB_CODES.values())))
+    found, token = [], None
+    while True:
+        page = sagemaker.list_training_jobs(
+            NameContains=settings["name_prefix"], StatusEquals="InProgress", MaxResults=100,
+            **({"NextToken": token} if token else {}))
+        found += [j["TrainingJobName"] for j in page["TrainingJobSummaries"]
+                  if mine.match(j["TrainingJobName"])]
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def refuse_too_many_jobs(settings: dict, sagemaker=None) -> None:
+    """At most `max_training_jobs` of your jobs at once: everyone shares the account's quota."""
+    limit = int(settings.get("max_training_jobs", 1))
+    running = running_jobs(settings, sagemaker)
+    if len(running) >= limit:
+        raise RuntimeError(
+            f"You already have {len(running)} training job(s) running ({', '.join(running)}); "
+            f"the limit here is {limit} at a time, so everyone gets a turn. Wait for one to "
+            "finish (or stop it: workshop.stop_job(name, settings)), then run this cell again.")
+
+
+def stop_job(name: str, settings: dict) -> None:
+    session(settings).client("sagemaker").stop_training_job(TrainingJobName=name)
+    print(f"stopping {name}")
+
+
+# --- Lab 3: your live inference URL, as the FC's edge calls it ---------------------------
+
+# How the edge scores an answer (handlers/edge_traffic.classify): what each outcome means.
+EDGE_OUTCOMES = {
+    "ok": "200 with a finite duration_ms: scored by its error",
+    "http_4xx": "400-499: the request was refused (bad features, throttled)",
+    "http_5xx": "500-599: your function or endpoint failed (503: endpoint not in service)",
+    "timeout": "no answer within the edge's timeout",
+    "unreachable": "the URL could not be reached at all",
+    "bad_answer": "200 without a finite duration_ms, or another status",
+}
+
+
+def call_live_inference(settings: dict, features: list[float], timeout: float = 5.0,
+                        opener=None) -> tuple[int, dict]:
+    """Call your own live inference URL the way the FC's edge does: (status, JSON body)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    query = urllib.parse.urlencode({"features": ",".join(repr(float(v)) for v in features)})
+    open_url = opener or urllib.request.urlopen
+    try:
+        with open_url(f"{settings['inference_url']}?{query}", timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        payload = {"unreadable": body[:200].decode("utf-8", "replace")}
+    return status, payload
+
+
+def edge_outcome(status: int, payload: dict) -> str:
+    """The outcome class the edge would score this answer as."""
+    if 400 <= status < 500:
+        return "http_4xx"
+    if status >= 500:
+        return "http_5xx"
+    try:
+        value = float(payload["duration_ms"])
+    except (KeyError, TypeError, ValueError):
+        return "bad_answer"
+    return "ok" if status == 200 and math.isfinite(value) else "bad_answer"
 
 
 def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:

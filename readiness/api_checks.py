@@ -77,6 +77,27 @@ def _event_target(inputs: Inputs) -> dict[str, Any]:
     return {"Targets": [{k: v for k, v in target.items() if v is not None}]}
 
 
+def _schedule(inputs: Inputs) -> dict[str, Any]:
+    """pulumi-aws nests the target and the window; CreateSchedule's members are PascalCase."""
+    target, window = inputs.get("target") or {}, inputs.get("flexibleTimeWindow") or {}
+    retry = target.get("retryPolicy") or {}
+    request: dict[str, Any] = {}
+    if target:
+        request["Target"] = {k: v for k, v in {
+            "Arn": target.get("arn"), "RoleArn": target.get("roleArn"),
+            "Input": target.get("input"),
+            "RetryPolicy": {k: v for k, v in {
+                "MaximumRetryAttempts": retry.get("maximumRetryAttempts"),
+                "MaximumEventAgeInSeconds": retry.get("maximumEventAgeInSeconds")}.items()
+                if v is not None} or None}.items() if v is not None}
+    if window:
+        request["FlexibleTimeWindow"] = {k: v for k, v in {
+            "Mode": window.get("mode"),
+            "MaximumWindowInMinutes": window.get("maximumWindowInMinutes")}.items()
+            if v is not None}
+    return request
+
+
 def _stage_variables(inputs: Inputs) -> dict[str, Any]:
     return {"variables": inputs["variables"]} if inputs.get("variables") else {}
 
@@ -124,6 +145,13 @@ CHECKS: dict[str, ApiCheck] = {
     "aws:cloudwatch/eventTarget:EventTarget": ApiCheck(
         "events", "PutTargets", {"rule": "Rule"}, build=_event_target,
         built_from={"Targets": "targetId", "Targets[0].Arn": "arn", "Targets[0].Input": "input"}),
+    "aws:scheduler/schedule:Schedule": ApiCheck(
+        "scheduler", "CreateSchedule",
+        {"name": "Name", "groupName": "GroupName", "scheduleExpression": "ScheduleExpression",
+         "scheduleExpressionTimezone": "ScheduleExpressionTimezone", "state": "State",
+         "description": "Description", "actionAfterCompletion": "ActionAfterCompletion"},
+        build=_schedule, built_from={"Target": "target", "Target.Input": "target.input",
+                                     "FlexibleTimeWindow": "flexibleTimeWindow"}),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ApiCheck(
         "cloudwatch", "PutMetricAlarm",
         {"name": "AlarmName", "alarmDescription": "AlarmDescription",
@@ -133,6 +161,11 @@ CHECKS: dict[str, ApiCheck] = {
          "comparisonOperator": "ComparisonOperator", "treatMissingData": "TreatMissingData",
          "alarmActions": "AlarmActions", "okActions": "OKActions"},
         build=_alarm_dimensions, built_from={"Dimensions": "dimensions"}),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ApiCheck(
+        "cloudwatch", "PutCompositeAlarm",
+        {"alarmName": "AlarmName", "alarmRule": "AlarmRule",
+         "alarmDescription": "AlarmDescription", "alarmActions": "AlarmActions",
+         "okActions": "OKActions", "actionsEnabled": "ActionsEnabled"}),
     "aws:cloudwatch/dashboard:Dashboard": ApiCheck(
         "cloudwatch", "PutDashboard", {"dashboardName": "DashboardName",
                                        "dashboardBody": "DashboardBody"}),

@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from handlers import edge_traffic, publish_samples, scoring
 from readiness import api_models
 from readiness.pricing import Prices
-from readiness.program import function_settings, physical_name
+from readiness.program import function_settings, physical_name, scheduled
 from tools.mock_program import Declared, Program
 
 GB = 1024 ** 3
@@ -85,16 +84,6 @@ class Estimate:
         return self.per_hour * self.assumptions.hours
 
 
-def _runs_per_hour(rule: Declared) -> float:
-    """rate(N minute|minutes|hour|hours) -> runs per hour; disabled rules do not run."""
-    if rule.inputs.get("state") == "DISABLED":
-        return 0.0
-    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)",
-                         rule.inputs.get("scheduleExpression", ""))
-    if not match:
-        return 0.0
-    every = int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
-    return 60 / every
 
 
 class _Declared:
@@ -105,19 +94,11 @@ class _Declared:
         self.functions = {f.state.get("arn"): f for f in
                           program.of_type("aws:lambda/function:Function")}
         self.by_name = {physical_name(f): f for f in self.functions.values()}
-        self.rules = {physical_name(r): r for r in
-                      program.of_type("aws:cloudwatch/eventRule:EventRule")}
 
     def scheduled(self) -> list[tuple[Declared, float, dict]]:
-        """(function, runs per hour, input) for every scheduled target."""
-        found = []
-        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
-            function = self.functions.get(target.inputs.get("arn"))
-            rule = self.rules.get(target.inputs.get("rule"))
-            if function and rule:
-                payload = json.loads(target.inputs["input"]) if target.inputs.get("input") else {}
-                found.append((function, _runs_per_hour(rule), payload))
-        return found
+        """(function, runs per hour, input) for every scheduled invocation."""
+        return [(self.functions[s.function_arn], s.runs_per_hour, s.payload)
+                for s in scheduled(self.program) if s.function_arn in self.functions]
 
     def edge_requests_per_participant(self) -> dict[str, float]:
         """participant -> requests per hour, from the edge's shard inputs and its rate."""
@@ -199,11 +180,10 @@ def _training_type(program: Program, preferred: str) -> str:
 
 def _retraining_lines(declared: _Declared, assumptions: Assumptions) -> list[Line]:
     """Jobs the retraining loops start (components/retraining.py), on each loop's type."""
-    from handlers import retraining  # its Settings name the function's variables
+    from handlers import retraining
 
-    loops = [retraining.Settings.from_environment(_variables(f))
-             for f in declared.functions.values()
-             if f.inputs.get("handler") == f"{retraining.__name__}.handler"]
+    loops = [s for s in map(function_settings, declared.functions.values())
+             if isinstance(s, retraining.Settings)]
     on = Counter(s.training_instance_type for s in loops if s.retraining_default)
     return [Line("SageMaker training",
                  f"{count * assumptions.retraining_jobs_per_participant:,.0f} retraining jobs x "
@@ -283,7 +263,7 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
 
     # Scheduled functions: the edge (one run per shard) and the FC publisher.
     emf_bytes, metrics_per_participant = _metric_line_bytes_and_count(
-        next(iter(declared.rules), "event").split("-")[0])
+        next((physical_name(s.resource) for s in scheduled(program)), "event").split("-")[0])
     for function, runs, payload in declared.scheduled():
         period = float(getattr(function_settings(function), "period_seconds", 1))
         name = physical_name(function)
@@ -346,9 +326,17 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     metric_count = metrics_per_participant * participants
     lines.append(Line("CloudWatch metrics", f"{metric_count:,} custom metrics (EMF)",
                       metric_count * per_month, "metric-months", "cloudwatch.metric_month"))
-    alarms = len(program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-    lines.append(Line("CloudWatch alarms", f"{alarms:,} alarms", alarms * per_month,
-                      "alarm-months", "cloudwatch.alarm_month"))
+    # A metric alarm is billed per metric it evaluates (metric math: each metric queried).
+    alarms = program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    alarm_metrics = sum(max(1, sum(1 for q in a.inputs.get("metricQueries") or [] if q.get("metric")))
+                        for a in alarms)
+    lines.append(Line("CloudWatch alarms", f"{len(alarms):,} alarms on {alarm_metrics:,} metrics",
+                      alarm_metrics * per_month, "alarm-metric-months", "cloudwatch.alarm_month"))
+    composites = len(program.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"))
+    if composites:
+        lines.append(Line("CloudWatch alarms", f"{composites:,} composite alarms",
+                          composites * per_month, "alarm-months",
+                          "cloudwatch.composite_alarm_month"))
     dashboards = len(program.of_type("aws:cloudwatch/dashboard:Dashboard"))
     lines.append(Line("CloudWatch dashboard", f"{dashboards} dashboard(s)",
                       dashboards * per_month, "dashboard-months", "cloudwatch.dashboard_month"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,3 +103,55 @@ def function_settings(function: Declared | None) -> Any:
         return importlib.import_module(module_name).Settings.from_environment(variables)
     except (SettingsError, AttributeError):
         return None
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+RULE, RULE_TARGET = "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """One scheduled invocation of a function: a Scheduler schedule, or a rule's target."""
+
+    resource: Declared  # the schedule, or the rule's target
+    function_arn: str
+    runs_per_hour: float  # 0 when disabled
+    payload: dict
+    input_property: str  # where the payload is declared, for problem lines
+
+
+def runs_per_hour(expression: str, state: str | None) -> float:
+    """rate(N minute|minutes|hour|hours) -> runs per hour; disabled schedules do not run."""
+    if state == "DISABLED":
+        return 0.0
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression or "")
+    if not match:
+        return 0.0
+    every = int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
+    return 60 / every
+
+
+def _payload(text: Any) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def scheduled(program: Program) -> list[Scheduled]:
+    """Every scheduled invocation the program declares, whichever service schedules it."""
+    found = []
+    for schedule in program.of_type(SCHEDULE):
+        target = schedule.inputs.get("target") or {}
+        found.append(Scheduled(schedule, target.get("arn", ""),
+                               runs_per_hour(schedule.inputs.get("scheduleExpression", ""),
+                                             schedule.inputs.get("state")),
+                               _payload(target.get("input")), "target.input"))
+    rules = {physical_name(r): r for r in program.of_type(RULE)}
+    for target in program.of_type(RULE_TARGET):
+        rule = rules.get(target.inputs.get("rule"))
+        if rule is not None:
+            found.append(Scheduled(target, target.inputs.get("arn", ""),
+                                   runs_per_hour(rule.inputs.get("scheduleExpression", ""),
+                                                 rule.inputs.get("state")),
+                                   _payload(target.inputs.get("input")), "input"))
+    return found

@@ -20,6 +20,7 @@ from handlers import edge_traffic
 from readiness import api_models
 from readiness.limits import LAMBDA_UNRESERVED_MINIMUM
 from readiness.program import function_settings, physical_name, placements
+from readiness.program import scheduled as scheduled_runs
 from tools.mock_program import Program
 
 
@@ -133,7 +134,10 @@ def _training_types(policies: list) -> list[str]:
 
 def _steady_concurrency(program: Program, request_ms: float) -> int:
     """Scheduled targets run about their whole period; requests overlap by their duration."""
-    scheduled = len(program.of_type("aws:cloudwatch/eventTarget:EventTarget"))
+    # Recurring function runs (paused ones run again when resumed); the end-of-event
+    # schedules call SageMaker, not Lambda.
+    scheduled = len([run for run in scheduled_runs(program)
+                     if run.function_arn.startswith("arn:aws:lambda:")])
     rates = []
     for function in program.of_type("aws:lambda/function:Function"):
         edge = function_settings(function)

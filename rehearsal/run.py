@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -164,19 +163,17 @@ def ids(settings: Settings) -> list[str]:
     return [slugify(p.name) for p in settings.participants]
 
 
-def scheduled_event(rule: Any) -> dict:
-    """What EventBridge hands a target of a schedule rule."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": ACCOUNT,
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": "us-east-1", "resources": [rule.state["arn"]], "detail": {}}
+def scheduled_event(payload: Optional[dict]) -> dict:
+    """What EventBridge Scheduler hands the target: its input, context attributes filled in."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.loads(json.dumps(payload or {}).replace("<aws.scheduler.scheduled-time>", now))
 
 
 def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outcome: Outcome):
-    rule, publisher = next((r, f) for r, f, _ in world.scheduled()
-                           if f.module == publish_samples.__name__)
+    payload, publisher = next((p, f) for _, f, p in world.scheduled()
+                              if f.module == publish_samples.__name__)
     compressed = replace(publisher.settings(), period_seconds=settings.feed_seconds)
-    summary = publisher.code().handle(scheduled_event(rule), compressed)
+    summary = publisher.code().handle(scheduled_event(payload), compressed)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
     for topic, functions in world.subscribers.items():

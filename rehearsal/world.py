@@ -111,18 +111,18 @@ class World:
         return next((f for f in self.functions.values() if f.name == name), None)
 
     def scheduled(self) -> list[tuple[Declared, Function, Optional[dict]]]:
-        """(rule, function, constant input) for every EventBridge target."""
-        rules = {r.state["name"]: r for r in self.program.of_type("aws:cloudwatch/eventRule:EventRule")}
+        """(schedule, function, constant input) for every scheduled invocation."""
+        from readiness.program import scheduled
+
         found = []
-        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
-            function = self.functions.get(target.inputs["arn"])
-            rule = rules.get(target.inputs["rule"])
-            if function is None or rule is None:
-                self.problems.append(f"schedule target {target.name} names no declared "
-                                     f"function or rule")
+        for run in scheduled(self.program):
+            if not run.function_arn.startswith("arn:aws:lambda:"):
+                continue  # the end-of-event schedules call SageMaker directly
+            function = self.functions.get(run.function_arn)
+            if function is None:
+                self.problems.append(f"schedule {run.resource.name} names no declared function")
                 continue
-            payload = target.inputs.get("input")
-            found.append((rule, function, json.loads(payload) if payload else None))
+            found.append((run.resource, function, run.payload or None))
         return found
 
 

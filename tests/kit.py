@@ -38,6 +38,8 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TABLE = "aws:dynamodb/table:Table"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
 # A small data set keeps each evaluation fast; tests about the data set set their own.

@@ -96,20 +96,23 @@ def test_logical_and_physical_names_carry_the_event_and_participant(program):
 def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
     declared = program(samplesPerSecond=7, feedSeed=99)
     topic = declared.named("aim368-fc-samples", TOPIC)
-    rule = declared.named("aim368-fc-schedule")
-    assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
-    assert rule.inputs["state"] == "ENABLED"
-    target = declared.named("aim368-fc-schedule-target")
+    schedule = declared.named("aim368-fc-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 minute)"
+    assert schedule.inputs["state"] == "ENABLED"
+    target = schedule.inputs["target"]
     publisher = declared.named("aim368-fc-publisher", FUNCTION)
-    assert target.inputs["arn"] == publisher.state["arn"]
+    assert target["arn"] == publisher.state["arn"]
+    # The scheduled time seeds each run, as a rule's event time did.
+    assert json.loads(target["input"]) == {"time": "<aws.scheduler.scheduled-time>"}
     env = publisher.inputs["environment"]["variables"]
     assert env == publish_samples.Settings(
         sample_topic_arn=topic.state["arn"], samples_per_second=7, period_seconds=60,
         feed_seed=99, drift_start="", drift_profile=fc_samples.PEAK_SEASON).to_environment()
     assert publisher.inputs["timeout"] > 60  # a run paces samples over a whole minute
-    invoke = declared.named("aim368-fc-schedule-invoke")
-    assert (invoke.inputs["principal"], invoke.inputs["sourceArn"]) == (
-        "events.amazonaws.com", rule.state["arn"])
+    invoke = json.loads(declared.named("aim368-fc-schedule-role-policy").inputs["policy"])
+    assert invoke["Statement"] == [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                                    "Resource": [publisher.state["arn"]]}]
+    assert target["roleArn"] == declared.named("aim368-fc-schedule-role").state["arn"]
     [publish_policy] = [json.loads(r.inputs["policy"]) for r in declared.of_type(ROLE_POLICY)
                         if r.name == "aim368-fc-publisher-policy"]
     assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic.state["arn"]]} \

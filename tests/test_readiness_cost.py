@@ -43,8 +43,10 @@ def test_three_participants_by_hand(result):
     # every record billed as 5 KB at 0.029/GB.
     assert component["Firehose"] == pytest.approx(54_000 * 5 * 1024 / 1024 ** 3 * 0.029)
     assert component["SNS"] == pytest.approx(18_000 * 0.5e-6)
-    # Two alarms per participant at 0.10 per alarm-month; one dashboard at 3.00 a month.
-    assert component["CloudWatch alarms"] == pytest.approx(6 * 0.1 / 730)
+    # Per participant: an error-rate alarm on 3 metrics (errors, requests, not ready) and
+    # an RMSE alarm on 1, at 0.10 per alarm metric-month, plus a composite alarm at 0.50;
+    # one dashboard at 3.00 a month.
+    assert component["CloudWatch alarms"] == pytest.approx(3 * (4 * 0.1 + 0.5) / 730)
     assert component["CloudWatch dashboard"] == pytest.approx(3.0 / 730)
 
 

@@ -39,6 +39,7 @@ ARN_TEMPLATES = {
         "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{region}:{account}:schedule/default/{name}",
     "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
     "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
@@ -76,6 +77,8 @@ class Declared:
     custom: bool
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    retain_on_delete: bool = False
+    delete_before_replace: bool | None = None  # None: not set (create-before-delete)
 
     @property
     def provider_urn(self) -> str:
@@ -206,6 +209,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom,
             ignore_changes=list(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=(request.deleteBeforeReplace
+                                   if request.deleteBeforeReplaceDefined else None),
             custom_timeouts={k: getattr(request.customTimeouts, k)
                              for k in ("create", "update", "delete")
                              if getattr(request.customTimeouts, k)}))
