@@ -239,16 +239,21 @@ def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
         path = urlsplit(url)
         return edge_traffic.fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
 
+    secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
+    this_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
+        # Each compressed run stands for its own minute (its own samples and items), the
+        # last one this minute, as EventBridge's scheduled time would say.
+        scheduled = this_minute - timedelta(minutes=settings.traffic_runs - 1 - run)
         before = _aggregates(table)
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
-            # Each compressed run stands for its own minute: its own period and samples.
-            list(shards.map(lambda t: edge_traffic.handle(t[1], replace(
-                t[0], period_seconds=settings.run_seconds, feed_seed=t[0].feed_seed + run,
-                drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-                if drifted else ""), fetcher=fetcher), targets))
+            list(shards.map(lambda t: edge_traffic.handle(
+                {**t[1], "time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")}, replace(
+                    t[0], period_seconds=settings.run_seconds, scoring_secret_arn=secret_arn,
+                    drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+                    if drifted else ""), fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
