@@ -61,8 +61,9 @@ def problems(shard_size: int, rate: int, timeout_ms: int, id_chars: int, region:
     needed = threads(shard_size, rate, timeout_s)
     if needed > MAX_THREADS:
         found.append(
-            f"edgeShardSize={shard_size} x (edgeRequestsPerSecond={rate} x edgeTimeoutMs="
-            f"{timeout_ms} + 1) needs {needed} threads in one edge function, over the "
+            f"edgeShardSize={shard_size} participants with up to {rate}/s x {timeout_s:g} s + 1 "
+            f"requests in flight each (edgeRequestsPerSecond={rate}, edgeTimeoutMs="
+            f"{timeout_ms}) need {needed} threads in one edge function, over the "
             f"{MAX_THREADS} that fit Lambda's 1,024 threads and file descriptors; lower "
             f"edgeShardSize to {max(1, MAX_THREADS // per_participant_in_flight(rate, timeout_s))}"
             f" or the rate or timeout")
