@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import threading
 import time
@@ -43,6 +42,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from handlers import (
+    answers,
     clients,
     edge_http,
     edge_limits,
@@ -57,11 +57,8 @@ ITEM_DAYS = 14
 Fetch = Callable[[str, float], tuple[int, bytes]]
 # An answer is `{"duration_ms": <number>}`: a few dozen bytes. Bounds for what is read:
 MAX_ANSWER_BYTES = 4096
-MAX_ANSWER_DEPTH = 2  # an object holding numbers; deeper nesting is not an answer
-# A plausible duration, ms: positive and under about 2.8 hours. The bound also keeps
-# every squared error (and a minute's sums of them) far inside DynamoDB's numbers
-# (at most 38 significant digits, magnitude under 1e126), which 1e70 was not.
-PLAUSIBLE_MS = (0.0, 1e7)
+MAX_ANSWER_DEPTH = 1  # one object of numbers; anything deeper is not an answer
+PLAUSIBLE_MS = answers.PLAUSIBLE_MS
 DYNAMODB_CONFIG = Config(connect_timeout=2, read_timeout=3,
                          retries={"mode": "standard", "max_attempts": 3})
 FLUSH_MARGIN_MS = 2_000  # stop writing this long before the function's timeout
@@ -95,40 +92,7 @@ def fetch(url: str, timeout_s: float) -> tuple[int, bytes]:
         client.close()
 
 
-class BadAnswer(ValueError):
-    """An answer that is not a plausible duration; the message says why."""
-
-
-def _depth(text: str) -> int:
-    """How deeply the JSON text nests objects and arrays (strings skipped), in one pass."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _no_constants(name: str):
-    raise BadAnswer(f"{name} is not a number")
-
-
-def _bounded_int(text: str) -> float:
-    if len(text) > 20:
-        raise BadAnswer(f"a {len(text)}-digit number")
-    return float(text)
+BadAnswer = answers.AnswerError
 
 
 def parse_answer(body: bytes) -> float:
@@ -139,22 +103,13 @@ def parse_answer(body: bytes) -> float:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadAnswer("answer is not UTF-8") from None
-    if _depth(text) > MAX_ANSWER_DEPTH:
-        raise BadAnswer(f"answer nests deeper than {MAX_ANSWER_DEPTH}")
-    try:
-        answer = json.loads(text, parse_constant=_no_constants, parse_int=_bounded_int)
-    except ValueError as error:  # JSONDecodeError and BadAnswer alike
-        raise BadAnswer(str(error)[:100] if isinstance(error, BadAnswer) else "not JSON") \
-            from None
+    answer = answers.loads(text, MAX_ANSWER_DEPTH)
     if not isinstance(answer, dict) or "duration_ms" not in answer:
         raise BadAnswer("no duration_ms in the answer")
     value = answer["duration_ms"]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadAnswer("duration_ms is not a number")
-    low, high = PLAUSIBLE_MS
-    if not (math.isfinite(value) and low < value < high):
-        raise BadAnswer(f"duration_ms is outside ({low:g}, {high:g})")
-    return float(value)
+    return answers.duration(value)
 
 
 def classify(status: int, body: bytes, truth: float) -> tuple[str, float | None]:
