@@ -24,17 +24,19 @@ import numpy as np
 import yaml
 
 from handlers import edge_traffic, fc_samples, publish_samples
+from rehearsal import faults
 from rehearsal.endpoints import Deployed, LocalRuntime
 from rehearsal.world import World, participant_of, provision
 from event.roster import slugify
-from tools.local_api import LocalApi, Route
+from tools.local_api import LocalApi, Route, Throttle
 from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
 from training.build import build_for_config
 from training import dataset, local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
-FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint")
+FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint", "huge-answer", "slow-drip",
+          "redirect", "flood-rival")
 SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
 
 
@@ -57,6 +59,7 @@ class Settings:
     requests_per_second: int = 5
     drift_from_run: Optional[int] = None  # runs from this one on see the drifted FC
     min_successes: int = 20
+    redeliver: int = 0  # SNS deliveries handed to the subscribers twice (at-least-once)
 
 
 def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
@@ -95,7 +98,10 @@ class Progress:
 @dataclass
 class Outcome:
     published: int = 0
+    published_ids: set = field(default_factory=set)  # identities of what the FC published
     delivered: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, "Account"] = field(default_factory=dict)  # lost and duplicated
+    floods: dict[str, dict] = field(default_factory=dict)  # flooder -> rival, sent, throttled
     collected: dict[str, np.ndarray] = field(default_factory=dict)  # rows in each bucket
     offline_rmse: dict[str, float] = field(default_factory=dict)
     runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
@@ -164,14 +170,35 @@ def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outc
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
     for topic, functions in world.subscribers.items():
-        for event in tap.deliveries(topic):
-            for function in functions:
-                function.code().handle(event, function.settings())
+        for number, event in enumerate(tap.deliveries(topic)):
+            outcome.published_ids.add(fc_samples.sample_id(event["Records"][0]["Sns"]["Message"]))
+            # At-least-once: SNS may hand a subscriber the same notification again.
+            for _ in range(2 if number < settings.redeliver else 1):
+                for function in functions:
+                    function.code().handle(event, function.settings())
     for participant in ids(settings):
         rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
         outcome.collected[participant] = rows
         outcome.delivered[participant] = len(rows)
+        outcome.accounts[participant] = account(
+            outcome.published_ids, [fc_samples.sample_id(row) for row in rows])
     progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
+
+
+@dataclass(frozen=True)
+class Account:
+    """One participant's delivery, by sample identity: what never arrived, and extra copies."""
+    lost: int
+    duplicated: int
+
+
+def account(published: set, delivered: list) -> Account:
+    """Lost and duplicated counted separately, so a loss never hides behind a duplicate."""
+    seen: dict = {}
+    for identity in delivered:
+        seen[identity] = seen.get(identity, 0) + 1
+    return Account(lost=len(published - seen.keys()),
+                   duplicated=sum(n - 1 for n in seen.values()))
 
 
 def _bucket_rows(bucket: str) -> np.ndarray:
@@ -235,10 +262,17 @@ def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
     table = boto3.resource("dynamodb").Table(targets[0][0].table_name)
     leaderboard = world.by_name("rehearsal-leaderboard")
 
+    # The edge signs its requests (SigV4, the rehearsal's credentials): its own identity,
+    # so its own throttle bucket at the local front, as in the deployed design.
+    client = edge_traffic.make_client(replace(targets[0][0], sign_requests=True))
+
     def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
         path = urlsplit(url)
-        return edge_traffic.fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
+        return client.fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
 
+    people = dict(zip(ids(settings), settings.participants))
+    rivals = {p: ids(settings)[(i + 1) % len(people)] for i, p in enumerate(people)}
+    flooders = [p for p, person in people.items() if person.fault == "flood-rival"]
     secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
     this_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     for run in range(settings.traffic_runs):
@@ -248,13 +282,24 @@ def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
         scheduled = this_minute - timedelta(minutes=settings.traffic_runs - 1 - run)
         before = _aggregates(table)
         started = time.perf_counter()
-        with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+        floods = {flooder: faults.Flood(api.url(rivals[flooder]) + "?features=1",
+                                        faults.FLOOD_FACTOR * _rate_limit(api, rivals[flooder]))
+                  for flooder in flooders}
+        with contextlib.ExitStack() as flooding, \
+                ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+            for flood in floods.values():
+                flooding.enter_context(flood)
             list(shards.map(lambda t: edge_traffic.handle(
                 {**t[1], "time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")}, replace(
                     t[0], period_seconds=settings.run_seconds, scoring_secret_arn=secret_arn,
                     drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
                     if drifted else ""), fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
+        for flooder, flood in floods.items():
+            counts = outcome.floods.setdefault(flooder, {"rival": rivals[flooder], "sent": 0,
+                                                         "throttled": 0})
+            counts["sent"] += flood.sent
+            counts["throttled"] += flood.throttled
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
         requests = sum(a["requests"] for a in delta.values())
@@ -266,8 +311,14 @@ def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
         progress.say(f"   run {run + 1}/{settings.traffic_runs}"
                      f"{' (drifted FC)' if drifted else ''}: {requests / seconds:,.1f} requests/s"
                      f" | {ranking}")
+    client.close()
     outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
                                                    datetime.now(timezone.utc))
+
+
+def _rate_limit(api: LocalApi, stage: str) -> float:
+    limits = api.throttle.limits if api.throttle else {}
+    return limits.get(stage, (20.0, 40))[0]
 
 
 def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, world: World) -> int:
@@ -276,11 +327,14 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     (out / "leaderboard.json").write_text(json.dumps(outcome.leaderboard, indent=2))
     (out / "leaderboard.html").write_text(leaderboard.code().page(outcome.leaderboard, 10))
     draw_dashboard(outcome, settings, out / "dashboard.png")
-    lost = {p: outcome.published - n for p, n in outcome.delivered.items()}
-    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket"]
-    lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  {lost[p]:4d} lost"
+    accounts = outcome.accounts
+    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket, by sample identity"]
+    lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  "
+              f"{accounts[p].lost:4d} lost  {accounts[p].duplicated:4d} duplicated"
               for p, n in outcome.delivered.items()]
-    lines.append(f"  samples lost in total: {sum(lost.values())}")
+    lost = sum(a.lost for a in accounts.values())
+    duplicated = sum(a.duplicated for a in accounts.values())
+    lines.append(f"  samples lost in total: {lost}; duplicated in total: {duplicated}")
     total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
              for p in outcome.delivered}
     lines += ["", "Traffic (Lab 3 and the event layer)",
@@ -302,6 +356,9 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
         lines.append(f"  the FC drifted ({drifted}) from run {settings.drift_from_run + 1}; "
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
+    verdicts = fault_verdicts(settings, outcome, total)
+    lines += ["", "Faults: the faulty participant handled as designed, everyone else unaffected"]
+    lines += [f"  {v}" for v in verdicts.lines]
     lines += ["", "Final leaderboard"]
     lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} {r['status']}"
               for r in outcome.leaderboard["rows"]]
@@ -312,10 +369,47 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     text = "\n".join(lines)
     (out / "summary.txt").write_text(text + "\n")
     progress.say(text)
-    if sum(lost.values()):
-        progress.say(f"FAILED: {sum(lost.values())} samples were lost")
+    failures = ([f"{lost} samples were lost"] if lost else []) + \
+        ([f"{duplicated} samples were duplicated"] if duplicated else []) + verdicts.failures
+    if failures:
+        progress.say("FAILED: " + "; ".join(failures))
         return 1
     return 0
+
+
+@dataclass
+class Verdicts:
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def fault_verdicts(settings: Settings, outcome: Outcome, total: dict[str, dict]) -> Verdicts:
+    """Each faulty participant scored as designed (every request in the fault's class), the
+    others with no error at all (a flooded rival included)."""
+    from handlers import scoring
+    verdicts = Verdicts()
+    for person, p in zip(settings.participants, ids(settings)):
+        a = total.get(p, scoring.empty())
+        expected = faults.EXPECTED.get(person.fault)
+        if expected:
+            fine = a["requests"] > 0 and a[expected] == a["requests"]
+            verdicts.lines.append(f"{p:24s} {person.fault}: {int(a[expected])} of "
+                                  f"{int(a['requests'])} requests scored {expected} "
+                                  f"{'(as designed)' if fine else '(NOT as designed)'}")
+            if not fine:
+                verdicts.failures.append(f"{p}'s {person.fault} was not scored as {expected}")
+            continue
+        errors = int(scoring.errors(a))
+        note = ""
+        if person.fault == "flood-rival":
+            flood = outcome.floods.get(p, {})
+            note = (f" (flooded {flood.get('rival')}'s stage with {flood.get('sent', 0)} "
+                    f"requests, {flood.get('throttled', 0)} throttled)")
+        verdicts.lines.append(f"{p:24s} {errors} errors in {int(a['requests'])} requests"
+                              + (" (unaffected)" if not errors else " (AFFECTED)") + note)
+        if errors:
+            verdicts.failures.append(f"{p} had {errors} errors without a fault of their own")
+    return verdicts
 
 
 def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
@@ -346,6 +440,32 @@ def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
     pyplot.close(figure)
 
 
+def stage_routes(world: World, settings: Settings) -> dict[str, Route]:
+    """Every stage to its function; a participant with a stage fault answers on their own."""
+    routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.settings()))
+              for stage, f in world.stages.items()}
+    people = ids(settings)
+    for index, (person, stage) in enumerate(zip(settings.participants, people)):
+        rival = people[(index + 1) % len(people)]
+        raw = {"huge-answer": faults.huge_answer(), "slow-drip": faults.slow_drip,
+               "redirect": faults.redirect_to(f"/{rival}/liveinference?features=1")
+               }.get(person.fault)
+        if raw is not None and stage in routes:
+            routes[stage].raw = raw
+    return routes
+
+
+def stage_limits(program: Program) -> dict[str, tuple[float, int]]:
+    """Each stage's declared throttle (rate per second, burst), as its method settings say."""
+    limits = {}
+    for declared in program.of_type("aws:apigateway/methodSettings:MethodSettings"):
+        throttle = declared.inputs.get("settings") or {}
+        if "throttlingRateLimit" in throttle:
+            limits[declared.inputs["stageName"]] = (float(throttle["throttlingRateLimit"]),
+                                                    int(throttle["throttlingBurstLimit"]))
+    return limits
+
+
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
              progress: Optional[Progress] = None) -> int:
     """Run the whole event; the exit code is non-zero if any sample was lost."""
@@ -370,9 +490,8 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                 world = provision(program, tap.queue_arn)
                 progress.say(f"   {len(world.functions)} functions, {len(world.stages)} stages, "
                              f"{sum(map(len, world.subscribers.values()))} subscriptions")
-            routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.settings()))
-                      for stage, f in world.stages.items()}
-            with LocalApi(routes) as api:
+            routes = stage_routes(world, settings)
+            with LocalApi(routes, Throttle(stage_limits(program))) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):

@@ -70,3 +70,60 @@ def test_a_participant_who_never_deploys_and_a_slow_endpoint_leave_the_others_al
                  "offline" not in line and "published" not in line)
     assert slow.split()[1:7] == ["20", "0", "0", "0", "20", "0"]  # all timeouts
     assert never.split()[1:7] == ["20", "0", "0", "20", "0", "0"]  # "not deployed yet": 5xx
+
+
+def test_losses_and_duplicates_are_counted_separately_by_sample_identity():
+    from rehearsal.run import Account, account
+    published = {"a", "b", "c"}
+    assert account(published, ["a", "b", "c"]) == Account(lost=0, duplicated=0)
+    assert account(published, ["a", "b", "b"]) == Account(lost=1, duplicated=1)  # not "0 lost"
+    assert account(published, ["a", "a", "a", "b", "c"]) == Account(lost=0, duplicated=2)
+
+
+def test_the_local_front_throttles_each_caller_of_a_stage_on_its_own():
+    from tools.local_api import Throttle, caller_of
+    now = [0.0]
+    throttle = Throttle({"ada": (2.0, 3)}, clock=lambda: now[0])
+    assert [throttle.admit("ada", "anonymous") for _ in range(5)] == [True] * 3 + [False] * 2
+    assert throttle.admit("ada", "iam:AKIDEDGE")  # the edge's own bucket
+    assert throttle.admit("bob", "anonymous")  # no declared throttle: no limit
+    now[0] = 1.0
+    assert [throttle.admit("ada", "anonymous") for _ in range(3)] == [True, True, False]
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEDGE/20261126/us-east-1/"
+                               "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
+    assert (caller_of(signed), caller_of({"x-api-key": "k"}), caller_of({})) == (
+        "iam:AKIDEDGE", "key:k", "anonymous")
+
+
+def test_hostile_participants_cost_only_themselves_and_duplicates_fail_the_rehearsal(tmp_path):
+    """huge-answer, slow-drip, redirect and flood-rival in one tiny event, plus one SNS
+    notification delivered twice: the summary shows each fault handled as designed, the
+    others unaffected (the flooded rival included), and the duplicate fails the run."""
+    import copy
+    settings = load_settings(traffic_runs=1, run_seconds=3, drift_from_run=None)
+    settings.min_successes, settings.dataset_samples, settings.redeliver = 3, 5_000, 1
+    xgboost = settings.participants[0]
+    for name, fault in (("Edsger Dijkstra", "huge-answer"), ("Barbara Liskov", "slow-drip"),
+                        ("Donald Knuth", "redirect")):
+        settings.participants.append(replace_fault(copy.deepcopy(xgboost), name, fault))
+    settings.participants[0].fault = "flood-rival"  # floods grace-hopper, the next one
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path, progress=Progress(terminal)) == 1
+    summary = (tmp_path / "summary.txt").read_text()
+    n = 3 * settings.requests_per_second
+    assert f"edsger-dijkstra          huge-answer: {n} of {n} requests scored bad_answer " \
+           "(as designed)" in summary
+    assert f"barbara-liskov           slow-drip: {n} of {n} requests scored timeout " \
+           "(as designed)" in summary
+    assert f"donald-knuth             redirect: {n} of {n} requests scored bad_answer " \
+           "(as designed)" in summary
+    assert f"grace-hopper             0 errors in {n} requests (unaffected)" in summary
+    flooder = next(line for line in summary.splitlines() if "flooded grace-hopper" in line)
+    assert "0 errors" in flooder and "throttled)" in flooder and ", 0 throttled" not in flooder
+    assert "samples lost in total: 0; duplicated in total: 6" in summary
+    assert "FAILED: 6 samples were duplicated" in terminal.getvalue().splitlines()
+
+
+def replace_fault(person, name, fault):
+    person.name, person.fault = name, fault
+    return person
