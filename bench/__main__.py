@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
+from bench import (control_plane, edge_load, edge_tls, fleet_bounds, generator, inference_handler,
                    program_eval, retraining, training)
 
 if __name__ == "__main__":
@@ -13,5 +13,6 @@ if __name__ == "__main__":
     fleet_bounds.main()
     inference_handler.main()
     edge_load.main()
+    edge_tls.main()
     training.main()
     retraining.main()
