@@ -2,18 +2,7 @@
 
 import sys
 
-from bench import (
-    control_plane,
-    edge_load,
-    fleet_bounds,
-    generator,
-    inference_handler,
-    leaderboard,
-    program_eval,
-    rehearsal_scale,
-    retraining,
-    training,
-)
+                   bench, control_plane, edge_load, edge_tls, fleet_bounds, from, generator, inference_handler, leaderboard, program_eval, rehearsal_scale, retraining, training)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -23,6 +12,7 @@ if __name__ == "__main__":
     fleet_bounds.main()
     inference_handler.main()
     edge_load.main()
+    edge_tls.main()
     training.main()
     retraining.main()
     leaderboard.main()

@@ -29,9 +29,9 @@ from event.config import (
     LogsConfig,
     ScheduleConfig,
 )
-from handlers import edge_traffic, leaderboard
+from handlers import edge_limits, edge_traffic, leaderboard
 
-RUN_PERIOD_SECONDS = 60
+RUN_PERIOD_SECONDS = edge_limits.PERIOD_SECONDS  # what event/config.py validates against
 LEADERBOARD_REFRESH_SECONDS = 10
 FAILING_ERROR_RATE = 0.2
 
@@ -49,7 +49,7 @@ class LiveScoringArgs:
     participants: Sequence[ScoredParticipant]
     edge: EdgeConfig
     leaderboard: LeaderboardConfig
-    feed: FeedConfig  # the edge replays the feed's generator (seed) to know the answers
+    feed: FeedConfig  # not the edge's randomness: that comes from the scoring secret
     drift: DriftConfig
     logs: LogsConfig
     window: ScheduleConfig | None = None  # the event's window; None: no bounds
@@ -112,9 +112,9 @@ class LiveScoring(pulumi.ComponentResource):
                 requests_per_second=args.edge.requests_per_second,
                 period_seconds=RUN_PERIOD_SECONDS, timeout_ms=args.edge.timeout_ms,
                 private_share=args.edge.private_share_percent / 100,
-                feed_seed=args.feed.seed, drift_start=args.drift.start,
+                drift_start=args.drift.start,
                 drift_profile=args.drift.profile),
-            timeout=RUN_PERIOD_SECONDS + 30, memory_size=1024,
+            timeout=edge_limits.FUNCTION_TIMEOUT_SECONDS, memory_size=1024,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         # A retried run would send its minute of traffic twice and double the scores.

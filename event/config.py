@@ -22,7 +22,9 @@ from typing import Any
 import pulumi
 import yaml
 
+from event.names import ParticipantNames
 from event.roster import EMAIL_PATTERN
+from handlers import edge_limits
 from handlers.fc_samples import PROFILES
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
@@ -435,6 +437,7 @@ def parse_config(raw: dict[str, str | None], region: str | None = None) -> Event
     region = region or DEFAULT_REGION
     problems += [p for p in [_region_problem(region)] if p]
     problems += _cross_setting_problems(values)
+    problems += _edge_problems(values, region)
     if problems:
         raise ConfigError(problems)
     return _assemble(values, region)
@@ -476,6 +479,17 @@ def _window_problems(values: dict[str, Any]) -> list[str]:
             and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
         problems.append(f"eventEnd={end!r} must be after eventStart={start!r}")
     return problems
+
+
+def _edge_problems(values: dict[str, Any], region: str) -> list[str]:
+    """Edge settings that would break an AWS limit (Lambda threads and timeout, EventBridge
+    input size), each saying which limit; skipped while a setting involved is invalid."""
+    keys = ("edgeShardSize", "edgeRequestsPerSecond", "edgeTimeoutMs", "event")
+    if any(k not in values or RULES[k](values[k]) for k in keys):
+        return []
+    longest_id = ParticipantNames(values["event"], "p").max_participant_id_length()
+    return edge_limits.problems(values["edgeShardSize"], values["edgeRequestsPerSecond"],
+                                values["edgeTimeoutMs"], longest_id, region)
 
 
 def _project_settings() -> dict[str, str | None]:

@@ -1,7 +1,8 @@
 """The FC's sample publisher, run by an EventBridge schedule once a period.
 
 One run publishes `samples_per_second` samples every second for `period_seconds` onto the
-sample topic with SNS PublishBatch (10 messages a call). Each run draws its samples
+sample topic with SNS PublishBatch (10 messages a call), each with its identity as the
+`sample_id` message attribute (fc_samples.sample_id), so duplicates can be told apart. Each run draws its samples
 from a seed derived from the feed seed and the run's scheduled time, so a run is
 reproducible. Entries SNS rejects are retried; any still failing make the run fail.
 """
@@ -57,7 +58,10 @@ def publish_batch(client, topic_arn: str, samples: list, sleep=time.sleep) -> in
     for attempt in range(1, MAX_ATTEMPTS + 1):
         response = client.publish_batch(
             TopicArn=topic_arn,
-            PublishBatchRequestEntries=[{"Id": i, "Message": m} for i, m in pending.items()])
+            PublishBatchRequestEntries=[
+                {"Id": i, "Message": m, "MessageAttributes": {"sample_id": {
+                    "DataType": "String", "StringValue": fc_samples.sample_id(m)}}}
+                for i, m in pending.items()])
         pending = {f["Id"]: pending[f["Id"]] for f in response.get("Failed", [])}
         if not pending:
             return 0

@@ -258,13 +258,22 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
     progress.say(f"   serving from {len(api)} API front process{'es' if len(api) > 1 else ''} "
                  "and 1 SageMaker runtime process")
 
+    # One client for every shard, as one edge environment keeps its connections.
+    client = edge_traffic.make_client(targets[0][0])
+
     def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
         path = urlsplit(url)
-        return edge_traffic.fetch(
+        return client.fetch(
             f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}", timeout)
+
+    secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
+    this_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
+        # Each compressed run stands for its own minute (its own samples and items), the
+        # last one this minute, as EventBridge's scheduled time would say.
+        scheduled = this_minute - timedelta(minutes=settings.traffic_runs - 1 - run)
         before = _aggregates(table)
         for server in (api, runtime):  # measure this run only: drop what came before
             server.take_queueing()
@@ -274,10 +283,11 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
             # Each compressed run stands for its own minute: its own period and samples.
-            summaries = list(shards.map(lambda t: edge_traffic.handle(t[1], replace(
-                t[0], period_seconds=settings.run_seconds, feed_seed=t[0].feed_seed + run,
-                drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-                if drifted else ""), fetcher=fetcher), targets))
+            summaries = list(shards.map(lambda t: edge_traffic.handle(
+                {**t[1], "time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")}, replace(
+                    t[0], period_seconds=settings.run_seconds, scoring_secret_arn=secret_arn,
+                    drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+                    if drifted else ""), fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
@@ -298,6 +308,7 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
                      f" | {ranking}")
         if load.saturated:
             progress.say(f"   SATURATED: this machine did not keep up: {'; '.join(load.reasons)}")
+    client.close()
     outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
                                                    datetime.now(timezone.utc))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import secrets
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -106,6 +107,16 @@ class World:
     subscribers: dict[str, list[Function]] = field(default_factory=dict)  # topic ARN -> functions
     stages: dict[str, Function] = field(default_factory=dict)  # stage name -> function
     problems: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # declared ARN -> ARN in moto
+
+    def scoring_secret_arn(self, declared: str) -> str:
+        """The moto ARN of the edge's scoring secret: the declared one, created at
+        provisioning, or (while the program declares none) one made here, so the edge
+        never runs without its secret."""
+        if declared in self.secrets:
+            return self.secrets[declared]
+        return boto3.client("secretsmanager").create_secret(
+            Name="rehearsal-scoring-secret", SecretString=secrets.token_hex(32))["ARN"]
 
     def by_name(self, name: str) -> Optional[Function]:
         return next((f for f in self.functions.values() if f.name == name), None)
@@ -178,6 +189,15 @@ def _tables(program: Program) -> None:
                                   for a in inputs["attributes"]])
     for item in program.of_type("aws:dynamodb/tableItem:TableItem"):
         dynamodb.put_item(TableName=item.inputs["tableName"], Item=json.loads(item.inputs["item"]))
+
+
+def _secrets(program: Program, world: World) -> None:
+    """Every declared secret, with a fresh random value: what deploy time generates."""
+    client = boto3.client("secretsmanager")
+    for secret in program.of_type("aws:secretsmanager/secret:Secret"):
+        created = client.create_secret(Name=secret.inputs.get("name") or secret.name,
+                                       SecretString=secrets.token_hex(32))
+        world.secrets[secret.state.get("arn", "")] = created["ARN"]
 
 
 def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str]) -> None:
@@ -264,6 +284,7 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     try:
         _storage(program)
         _tables(program)
+        _secrets(program, world)
         _topics(program, world, tap_queue_arn)
     except ClientError as error:
         refusal = quota_refusal(error)

@@ -193,32 +193,59 @@ class Counting:
         return self.table.update_item(**kwargs)
 
 
-def test_each_flush_is_one_atomic_add_per_participant(table):
+def test_each_flush_is_one_write_per_participant_of_the_runs_aggregate(table):
     a = scoring.empty()
     scoring.record(a, 30.0, "ok", 120.0)
     scoring.record(a, 2000.0, "timeout")
     b = scoring.empty()
     scoring.record(b, 10.0, "http_5xx")
     counting = Counting(table)
-    assert edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1) == 2
-    edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1)
-    assert counting.calls == 4
+    results = edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1, "run-1")
+    assert results == {"ann": "written", "bob": "written"} and counting.calls == 2
     item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
-    assert (item["requests"], item["successes"], item["timeout"]) == (4, 2, 2)
-    assert float(item["public_sse"]) == pytest.approx(2 * 120.0 ** 2)
+    assert (item["requests"], item["successes"], item["timeout"]) == (2, 1, 1)
+    assert float(item["public_sse"]) == pytest.approx(120.0 ** 2)
     assert float(item["latency_max_ms"]) == 2000.0
+
+
+def test_flushing_the_same_run_again_changes_nothing(table):
+    a = scoring.empty()
+    scoring.record(a, 30.0, "ok", 120.0)
+    scoring.record(a, 2000.0, "timeout")
+    for _ in range(2):
+        assert edge_traffic.flush(table, "2026-11-26T10:00", {"ann": a}, 1, "run-1") == \
+            {"ann": "written"}
+    item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
+    assert (item["requests"], item["successes"], item["timeout"]) == (2, 1, 1)
+    assert float(item["public_sse"]) == pytest.approx(120.0 ** 2)
+
+
+def test_a_second_run_for_the_same_minute_neither_double_counts_nor_lowers_the_maximum(table):
+    first = scoring.empty()
+    scoring.record(first, 2000.0, "timeout")
+    second = scoring.empty()
+    scoring.record(second, 10.0, "ok", 5.0)
+    edge_traffic.flush(table, "2026-11-26T10:00", {"ann": first}, 1, "run-1")
+    assert edge_traffic.flush(table, "2026-11-26T10:00", {"ann": second}, 1, "run-2") == \
+        {"ann": "duplicate"}
+    item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
+    assert (item["requests"], item["timeout"], item["successes"]) == (1, 1, 0)
+    assert float(item["latency_max_ms"]) == 2000.0
+
+
+SECRET = b"0123456789abcdef0123456789abcdef"
 
 
 def test_the_handler_scores_a_shard_and_emits_metrics(table, capsys):
     settings = edge_traffic.Settings(table_name="scores", event="aim368", requests_per_second=4,
-                                     period_seconds=1, timeout_ms=500, private_share=0.25,
-                                     feed_seed=368)
+                                     period_seconds=1, timeout_ms=500, private_share=0.25)
     answers = {"https://a/ada/liveinference": (200, b'{"duration_ms": 6000}'),
                "https://a/bo/liveinference": (503, b"{}")}
     summary = edge_traffic.handle(
         {"shard": 0, "targets": [{"participant": "ada", "url": "https://a/ada/liveinference"},
                                  {"participant": "bo", "url": "https://a/bo/liveinference"}]},
-        settings, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
+        settings, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]],
+        secret=SECRET)
     assert (summary["participants"], summary["requests"], summary["writes"]) == (2, 8, 2)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     emf = {line["Participant"]: line for line in lines if "_aws" in line}

@@ -96,3 +96,16 @@ def test_a_saturated_machine_is_reported_and_its_timeouts_blamed_on_nobody(tmp_p
     final = summary.split("Final leaderboard")[1].split("\n\n")[0]
     assert "failing (" not in final.replace("says failing", "")
     assert final.count("this machine's: it was saturated") == 3
+def test_the_local_front_throttles_each_caller_of_a_stage_on_its_own():
+    from tools.local_api import Throttle, caller_of
+    now = [0.0]
+    throttle = Throttle({"ada": (2.0, 3)}, clock=lambda: now[0])
+    assert [throttle.admit("ada", "anonymous") for _ in range(5)] == [True] * 3 + [False] * 2
+    assert throttle.admit("ada", "iam:AKIDEDGE")  # the edge's own bucket
+    assert throttle.admit("bob", "anonymous")  # no declared throttle: no limit
+    now[0] = 1.0
+    assert [throttle.admit("ada", "anonymous") for _ in range(3)] == [True, True, False]
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEDGE/20261126/us-east-1/"
+                               "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
+    assert (caller_of(signed), caller_of({"x-api-key": "k"}), caller_of({})) == (
+        "iam:AKIDEDGE", "key:k", "anonymous")
