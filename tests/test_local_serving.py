@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+from handlers import live_inference
 from rehearsal.crowd import hyperparameters
 from rehearsal.endpoints import Deployed, LocalRuntime, single_threaded
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
@@ -110,8 +111,8 @@ def test_stages_shared_among_two_front_processes_reach_their_own_endpoints(data,
     train, test = data
     model = local.train("linear-learner", hyperparameters("linear-learner", 0), train, test, seed=1)
     features = ",".join(f"{v:.3f}" for v in test[0][0])
-    routes = {who: (who, "handlers.live_inference",
-                    {"ENDPOINT_NAME": f"{who}-endpoint", "PARTICIPANT": who})
+    routes = {who: (who, live_inference.__name__, live_inference.Settings(
+                    endpoint_name=f"{who}-endpoint", participant=who).to_environment())
               for who in ("ada", "grace")}
     with RuntimeProcess("123456789012") as runtime:
         runtime.deploy("ada-endpoint", Deployed("linear-learner", model.predict))
