@@ -8,7 +8,7 @@ import pytest
 from handlers import fc_samples
 from rehearsal.retraining import AlarmRule
 from rehearsal.run import Progress, load_settings, rehearse
-from rehearsal.validation import SettingsError
+from rehearsal.validation import SettingsError, check
 
 ALARM = AlarmRule("aim368-ada-rmse", "arn:aws:cloudwatch:us-east-1:1:alarm:aim368-ada-rmse",
                   1000.0, "GreaterThanThreshold", 5, 3)
@@ -36,7 +36,7 @@ def test_retraining_and_bad_retrain_are_checked_with_the_other_settings():
         {"name": "A", "algorithm": "xgboost", "hyperparameters": {}, "retraining": "sometimes"},
         {"name": "B", "algorithm": "xgboost", "hyperparameters": {}, "fault": "bad-retrain"}]}
     with pytest.raises(SettingsError) as caught:
-        load_settings.__globals__["check"](raw)
+        check(raw)
     assert any("participant 1 (A): retraining 'sometimes'" in p for p in caught.value.problems)
     assert any("participant 2 (B): fault 'bad-retrain' needs 'retraining: auto'" in p
                for p in caught.value.problems)
