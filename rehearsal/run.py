@@ -45,6 +45,7 @@ class Participant:
     algorithm: str
     hyperparameters: dict
     fault: Optional[str] = None
+    retraining: Optional[str] = None  # "auto": the retraining loop runs after the drift
 
 
 @dataclass
@@ -66,8 +67,8 @@ def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
     if isinstance(raw, dict):
         raw.update({key: value for key, value in overrides.items() if value is not None})
     check(raw)
-    people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"))
-              for p in raw.pop("participants")]
+    people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"),
+                          p.get("retraining")) for p in raw.pop("participants")]
     return Settings(people, **raw)
 
 
@@ -82,7 +83,8 @@ def with_crowd(people: list[Participant], count: int) -> list[Participant]:
 def check_settings(settings: Settings) -> None:
     """The same checks on settings built or changed in code (faults given on the command line)."""
     raw = dataclasses.asdict(settings)
-    raw["participants"] = [{k: v for k, v in p.items() if k != "fault" or v is not None}
+    raw["participants"] = [{k: v for k, v in p.items()
+                            if k not in ("fault", "retraining") or v is not None}
                            for p in raw["participants"]]
     check(raw)
 
@@ -115,6 +117,8 @@ class Outcome:
     runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
     loads: list[RunLoad] = field(default_factory=list)  # per run: could the machine keep up?
     leaderboard: dict = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # participant -> trained (loop only)
+    retraining_lines: list[str] = field(default_factory=list)  # the summary's section
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -211,6 +215,8 @@ def train_and_deploy(world: World, settings: Settings, runtime: RuntimeProcess,
         model = local.train(person.algorithm, person.hyperparameters, (features, labels), test,
                             seed=1)
         outcome.offline_rmse[participant] = model.test_rmse
+        if person.retraining:
+            outcome.models[participant] = model
         endpoint = participant_of(program, f"{participant}-lab2",
                                   "aws:sagemaker/endpoint:Endpoint").inputs["name"]
         note = f"{person.algorithm}, offline test RMSE {model.test_rmse:,.0f} ms"
@@ -249,7 +255,8 @@ def endpoints_of(world: World, settings: Settings) -> dict[str, str]:
 
 
 def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
-            outcome: Outcome, runtime: RuntimeProcess) -> None:
+            outcome: Outcome, runtime: RuntimeProcess, after_run=None) -> None:
+    """`after_run(run)` is called after each run (the retraining phase acts there)."""
     targets = [(f.settings(), payload) for _, f, payload in world.scheduled()
                if f.module == edge_traffic.__name__]
     table = boto3.resource("dynamodb").Table(targets[0][0].table_name)
@@ -308,6 +315,8 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
                      f" | {ranking}")
         if load.saturated:
             progress.say(f"   SATURATED: this machine did not keep up: {'; '.join(load.reasons)}")
+        if after_run is not None:
+            after_run(run)
     client.close()
     outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
                                                    datetime.now(timezone.utc))
@@ -351,6 +360,7 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
         lines.append(f"  the FC drifted ({drifted}) from run {settings.drift_from_run + 1}; "
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
+    lines += outcome.retraining_lines
     lines += ["", "Final leaderboard"]
     lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} "
               + _board_status(r["status"], verdicts.get(r["participant"]))
@@ -456,6 +466,34 @@ def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
     pyplot.close(figure)
 
 
+def retraining_phase(world: World, settings: Settings, outcome: Outcome,
+                     runtime: RuntimeProcess, progress: Progress):
+    """The callback that evaluates the RMSE alarms and runs the loop after each run
+    (rehearsal.retraining), or None when nobody has `retraining: auto`."""
+    if not any(p.retraining for p in settings.participants):
+        return None
+    from rehearsal.retraining import RetrainingPhase
+    phase = RetrainingPhase(world, ACCOUNT)
+    for person, participant in zip(settings.participants, ids(settings)):
+        looping = bool(person.retraining) and person.fault != "never-deploys"
+        phase.follow(participant, person.algorithm, looping, person.fault == "bad-retrain")
+        if looping:
+            phase.register_lab2(participant, outcome.models[participant], person.hyperparameters)
+    edge = next(f.settings() for f in world.functions.values()
+                if f.module == edge_traffic.__name__)
+    feed = next(f.settings() for f in world.functions.values()
+                if f.module == publish_samples.__name__)
+    floor = fc_samples.noise_floor(edge.drift_profile)
+
+    def after_run(run: int) -> None:
+        for line in phase.after_run(run, outcome.runs, runtime, edge.drift_profile,
+                                    feed.samples_per_second):
+            progress.say(line)
+        outcome.retraining_lines = phase.summary_lines(outcome.runs, settings.drift_from_run,
+                                                       floor, feed.samples_per_second)
+    return after_run
+
+
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
              progress: Optional[Progress] = None, machine_overhead_s: float = 0.0) -> int:
     """Run the whole event; the exit code is non-zero if any sample was lost.
@@ -495,8 +533,9 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):
                     train_and_deploy(world, settings, runtime, progress, outcome)
+                after_run = retraining_phase(world, settings, outcome, runtime, progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
-                    traffic(world, settings, api, progress, outcome, runtime)
+                    traffic(world, settings, api, progress, outcome, runtime, after_run)
             with progress.phase("report"):
                 code = report(settings, outcome, progress, out, world)
         return code

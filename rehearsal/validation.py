@@ -17,8 +17,9 @@ from event.roster import slugify
 from training.hyperparameters import ALGORITHMS, RANGES
 from training.hyperparameters import validate as validate_hyperparameters
 
-FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint")
-PARTICIPANT_KEYS = ("name", "algorithm", "hyperparameters", "fault")
+FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint", "bad-retrain")
+RETRAINING = ("auto",)  # the loop runs after the drift (rehearsal/retraining.py)
+PARTICIPANT_KEYS = ("name", "algorithm", "hyperparameters", "fault", "retraining")
 # key -> smallest sensible value; None means the key may be absent or null.
 NUMBERS = {"dataset_samples": 100, "feed_seconds": 1, "samples_per_second": 1,
            "traffic_runs": 1, "run_seconds": 1, "requests_per_second": 1, "min_successes": 0}
@@ -90,6 +91,11 @@ def participant_problems(position: int, entry: Any) -> list[str]:
     if fault is not None and fault not in FAULTS:
         problems.append(f"{where}fault {fault!r} is not one of {', '.join(FAULTS)}"
                         + _suggestion(fault, FAULTS))
+    looping = entry.get("retraining")
+    if looping is not None and looping not in RETRAINING:
+        problems.append(f"{where}retraining {looping!r} must be 'auto' (or absent: no loop)")
+    if fault == "bad-retrain" and looping is None:
+        problems.append(f"{where}fault 'bad-retrain' needs 'retraining: auto' (a loop to fault)")
     return problems
 
 
