@@ -3,10 +3,11 @@
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
-from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
+from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant, edge_role_arn
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.parts.providers import event_provider, participant_provider
@@ -25,12 +26,19 @@ config = load_config()
 roster = load_roster(PROJECT_DIR / config.roster, config.event)
 event = config.event
 own_accounts = [p.account for p in roster if p.account]
-shared = pulumi.ResourceOptions(providers=[event_provider(config)])
+event_aws = event_provider(config)
+shared = pulumi.ResourceOptions(providers=[event_aws])
+event_account = aws.get_caller_identity_output(
+    opts=pulumi.InvokeOutputOptions(provider=event_aws)).account_id
 
 # The FC's sample feed, which every participant's Lab 1 subscribes to.
 feed = SampleFeed(f"{event}-sample-feed",
                   SampleFeedArgs(event, config.feed, config.drift, config.logs,
-                                 subscriber_accounts=own_accounts),
+                                 subscriber_accounts=own_accounts,
+                                 undelivered_sender_role_arns=[
+                                     f"arn:aws:iam::{p.account}:role/"
+                                     f"{ParticipantNames(event, p.id).collect_function}"
+                                     for p in roster if p.account]),
                   opts=shared)
 
 # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
@@ -73,7 +81,9 @@ for participant in roster:
         f"{participant.id}-lab3",
         LiveInferenceArgs(names, region=config.region,
                           shared_api=shared_api.target() if shared_api else None,
-                          inference=config.inference, logs=config.logs),
+                          inference=config.inference, logs=config.logs,
+                          invoker_role_names=[lab2.role_name],
+                          edge_role_arn=edge_role_arn(event, event_account)),
         opts=opts)
     participants[participant.id] = {
         "name": participant.name,
@@ -91,7 +101,7 @@ scoring = LiveScoring(
     LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
                             for p in roster],
                     edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
-                    drift=config.drift, logs=config.logs),
+                    drift=config.drift, logs=config.logs, region=config.region),
     opts=shared)
 Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
