@@ -177,8 +177,13 @@ def _training_job(config: Config, served: served_model.Served, name: str,
                                           f"{retraining_data.ATTEMPTS_PREFIX}{name}/model"},
         "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_training_seconds},
-        "Tags": [{"Key": "Participant", "Value": config.participant},
-              {"Key": "Purpose", "Value": "retraining"}]}
+        # The participant's role creates nothing without these (components/model_training).
+        "Tags": [*owned_tags(config), {"Key": "Purpose", "Value": "retraining"}]}
+
+
+def owned_tags(config: Config) -> list[dict]:
+    return [{"Key": "Participant", "Value": config.participant},
+            {"Key": "Event", "Value": config.event}]
 
 
 def trigger(request: Trigger, config: Config, clients: Clients, now: datetime) -> dict:
@@ -258,8 +263,7 @@ def _decide(config: Config, clients: Clients, attempt: dict, job: dict) -> dict:
                 "reason": f"the endpoint is {endpoint['EndpointStatus']}, not InService"}
     served_model.promote(clients.sagemaker, config.endpoint, job["TrainingJobName"],
                          attempt["image"], job["ModelArtifacts"]["S3ModelArtifacts"],
-                         config.role_arn, tags=[{"Key": "Participant",
-                                                 "Value": config.participant}])
+                         config.role_arn, tags=owned_tags(config))
     return {**outcome, "decision": "promoted",
             "reason": f"candidate {candidate:.1f} ms < {bar:.1f} ms"}
 
