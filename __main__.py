@@ -7,7 +7,12 @@ import pulumi_aws as aws
 
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
-from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant, edge_role_arn
+from components.live_scoring import (
+    LiveScoring,
+    LiveScoringArgs,
+    ScoredParticipant,
+    edge_role_arn,
+)
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.parts.providers import event_provider, participant_provider

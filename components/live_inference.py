@@ -10,8 +10,9 @@ Stage throttling protects the endpoint from its owner's own loops.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -38,7 +39,7 @@ class LiveInferenceArgs:
     # The participant's roles that may call their own stage (their notebook's, their console's).
     invoker_role_names: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     # For an API of their own (another account): the FC edge's role, which must call it.
-    edge_role_arn: Optional[pulumi.Input[str]] = None
+    edge_role_arn: pulumi.Input[str] | None = None
 
 
 class LiveInference(pulumi.ComponentResource):

@@ -84,7 +84,8 @@ def _sagemaker_types(shape: str, use: str) -> Check:
     """Types of a list the SageMaker API accepts for one use: training and hosting differ
     (ml.c5.large can host but not train), as the API model's enums say."""
     def check(value: str) -> str | None:
-        from readiness.api_models import enum  # botocore's model, loaded only when checked
+        # botocore's model, loaded only when a list is checked
+        from readiness.api_models import enum
 
         malformed = _ml_instances(value)
         if malformed:

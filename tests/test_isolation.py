@@ -18,7 +18,15 @@ import yaml
 
 from components.model_training import METRIC_ACTIONS
 from event.names import ParticipantNames
-from tests.kit import DEFAULT_CONFIG, METHOD, PERMISSION, REST_API, ROLE_POLICY, STAGE, only
+from tests.kit import (
+    DEFAULT_CONFIG,
+    METHOD,
+    PERMISSION,
+    REST_API,
+    ROLE_POLICY,
+    STAGE,
+    only,
+)
 from tools.mock_program import ACCOUNT, Program, run_program
 from training.build import build_for_config
 
@@ -220,3 +228,43 @@ def test_own_account_participants_may_park_failed_samples_in_the_shared_queue(de
         "aws:PrincipalArn": ["arn:aws:iam::222222222222:role/aim368-ada-l-collect"]}}
     collect = declared.named("aim368-ada-l-collect-on-failure")
     assert collect.inputs["destinationConfig"]["onFailure"]["destination"] == queue.state["arn"]
+
+
+def test_the_scoring_secret_is_random_kept_across_updates_and_shown_nowhere(declared):
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+    version = declared.named("aim368-scoring-secret-value")
+    given = version.inputs["secretString"]
+    assert given[_special_sig_key] == _special_secret_sig  # encrypted in the state
+    value = given["value"]
+    assert re.fullmatch(r"[0-9a-f]{64}", value)  # 32 bytes from the OS's CSPRNG
+    assert version.ignore_changes == ["secretString"]  # the first value stays; rotation sticks
+    elsewhere = json.dumps([declared.outputs] + [(r.inputs, r.state) for r in declared.resources
+                                                 if r is not version], default=str)
+    assert value not in elsewhere
+    edge = declared.named("aim368-fc-edge", "aws:lambda/function:Function")
+    variables = edge.inputs["environment"]["variables"]
+    secret = declared.named("aim368-scoring-secret")
+    assert variables["SCORING_SECRET_ARN"] == secret.state["arn"]
+    assert variables["SIGN_REQUESTS"] == "true"
+
+
+def test_a_second_evaluation_draws_a_different_candidate_that_is_never_applied(tmp_path):
+    # Each run proposes fresh randomness; `ignore_changes` (above) is what keeps the deployed
+    # one, so the program must never derive the value from anything stable or public.
+    path = tmp_path / "participants.yaml"
+    path.write_text(yaml.safe_dump({"participants": [{"name": "Bo"}]}))
+    config = {**DEFAULT_CONFIG, "roster": str(path)}
+    values = {run_program(config).named("aim368-scoring-secret-value")
+              .inputs["secretString"]["value"] for _ in range(2)}
+    assert len(values) == 2
+
+
+def test_only_the_edge_may_read_the_scoring_secret(declared):
+    policy = declared.named("aim368-scoring-secret-policy")
+    secret = declared.named("aim368-scoring-secret")
+    edge_role = declared.named("aim368-fc-edge-role")
+    assert policy.inputs["secretArn"] == secret.state["arn"]
+    [deny] = json.loads(policy.inputs["policy"])["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == (
+        "Deny", "*", "secretsmanager:GetSecretValue")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": edge_role.state["arn"]}}

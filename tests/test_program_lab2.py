@@ -257,10 +257,10 @@ def test_cross_account_participants_may_read_the_shared_data(program):
     ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of hostingInstanceTypes"),
     ({"hostingInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
     ({"trainingInstanceTypes": "ml.m5.large,ml.c5.large"},
-     "trainingInstanceTypes='ml.m5.large,ml.c5.large' has ['ml.c5.large'], which SageMaker "
-     "does not accept for training (its TrainingInstanceType values)"),
-    ({"hostingInstanceTypes": "ml.m5.large,ml.p9.huge"}, "has ['ml.p9.huge'], which SageMaker "
-     "does not accept for hosting"),
+     ("trainingInstanceTypes='ml.m5.large,ml.c5.large' has ['ml.c5.large'], which SageMaker "
+      "does not accept for training (its TrainingInstanceType values)")),
+    ({"hostingInstanceTypes": "ml.m5.large,ml.p9.huge"},
+     "has ['ml.p9.huge'], which SageMaker does not accept for hosting"),
     ({"notebookIdleMinutes": "-1"}, "notebookIdleMinutes=-1 must be between 0 and 1440"),
 ])
 def test_bad_lab2_config_is_reported(program, config, problem):

@@ -105,9 +105,9 @@ def test_a_prefix_grant_that_covers_another_participants_names_is_reported():
     declared = declare(DEFAULT_CONFIG, roster=[{"name": "Ada"}, {"name": "Ada Lovelace"}])
     policy = declared.named("aim368-ada-sagemaker-policy")
     document = json.loads(policy.inputs["policy"])
+    old_shape = "arn:aws:sagemaker:us-east-1:111111111111:model/aim368-ada-*"
     document["Statement"].append({"Effect": "Allow", "Action": ["sagemaker:DeleteModel"],
-                                  "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:model/"
-                                               "aim368-ada-*"]})
+                                  "Resource": [old_shape]})
     policy.inputs["policy"] = json.dumps(document)
     [(resource, prop, limit)] = list(cross_participant_grants(declared))
     assert (resource, prop) == ("aim368-ada-sagemaker-policy", "policy")

@@ -115,8 +115,8 @@ def test_an_id_that_could_pass_for_the_owned_name_delimiter_is_rejected(bad_id):
 ])
 def test_an_id_that_would_be_confused_with_a_shared_name_is_rejected(clashing, shared):
     problems = problems_of([{"name": "Ada", "id": clashing}, {"name": "Bo"}])
-    assert problems == [f"entry 1 ('Ada'): id '{clashing}' would be confused with the event's "
-                        f"shared '{shared}'; give this entry another 'id'"]
+    assert problems == [(f"entry 1 ('Ada'): id '{clashing}' would be confused with the "
+                         f"event's shared '{shared}'; give this entry another 'id'")]
 
 
 def test_a_name_that_slugifies_to_a_shared_name_is_rejected_too():
