@@ -47,6 +47,8 @@ ARN_TEMPLATES = {
     "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
     "aws:sagemaker/notebookInstance:NotebookInstance":
         "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
+    # Secrets Manager appends 6 random characters to a secret's name in its ARN.
+    "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123",
 }
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
