@@ -191,7 +191,8 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
         output_data_config=OutputDataConfig(
             s3_output_path=f"s3://{settings['bucket']}/training-output/"),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_TIMEOUT_SECONDS),
-        tags=owned_tags(settings),
+        # the SDK's Tag model is lower-case (key, value); boto3's is Key, Value
+        tags=[{"key": t["Key"], "value": t["Value"]} for t in owned_tags(settings)],
         sagemaker_session=Session(boto_session=session(settings),
                                   default_bucket=settings["bucket"]),
     )
