@@ -3,11 +3,17 @@
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 
 from components.event_end import EndingParticipant, EventEnd, EventEndArgs
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
-from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
+from components.live_scoring import (
+    LiveScoring,
+    LiveScoringArgs,
+    ScoredParticipant,
+    edge_role_arn,
+)
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs, rmse_alarm_name
 from components.parts.providers import event_provider, participant_provider
@@ -32,12 +38,19 @@ config = load_config()
 roster = load_roster(PROJECT_DIR / config.roster, config.event)
 event = config.event
 own_accounts = [p.account for p in roster if p.account]
-shared = pulumi.ResourceOptions(providers=[event_provider(config)])
+event_aws = event_provider(config)
+shared = pulumi.ResourceOptions(providers=[event_aws])
+event_account = aws.get_caller_identity_output(
+    opts=pulumi.InvokeOutputOptions(provider=event_aws)).account_id
 
 # The FC's sample feed, which every participant's Lab 1 subscribes to.
 feed = SampleFeed(f"{event}-sample-feed",
                   SampleFeedArgs(event, config.feed, config.drift, config.logs,
-                                 subscriber_accounts=own_accounts, window=config.schedule),
+                                 subscriber_accounts=own_accounts, window=config.schedule,
+                                 undelivered_sender_role_arns=[
+                                     f"arn:aws:iam::{p.account}:role/"
+                                     f"{ParticipantNames(event, p.id).collect_function}"
+                                     for p in roster if p.account]),
                   opts=shared)
 
 # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
@@ -78,7 +91,10 @@ for participant in roster:
         f"{participant.id}-lab3",
         LiveInferenceArgs(names, region=config.region,
                           shared_api=shared_api.target() if shared_api else None,
-                          inference=config.inference, logs=config.logs),
+                          inference=config.inference, logs=config.logs,
+                          # Lab 2's role, by name: Lab 2 is declared next, with Lab 3's URL.
+                          invoker_role_names=[names.sagemaker_role],
+                          edge_role_arn=edge_role_arn(event, event_account)),
         opts=opts)
     lab2 = ModelTraining(
         f"{participant.id}-lab2",
@@ -103,7 +119,7 @@ for participant in roster:
                        shared_bucket_arn=training_data.bucket_arn,
                        baseline_model_key=training_data.baseline_model_key,
                        rmse_alarm_name=rmse_alarm_name(event, participant.id),
-                       allowed_instance_types=config.endpoint.instance_type_allow_list,
+                       allowed_instance_types=config.endpoint.training_types,
                        retraining=config.retraining, logs=config.logs),
         opts=opts)
     ending.append(EndingParticipant(names.prefix, lab2.notebook_name, lab2.notebook_arn,
@@ -127,7 +143,8 @@ scoring = LiveScoring(
                             for p in roster],
                     edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
                     drift=config.drift, logs=config.logs, window=config.schedule,
-                    leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency),
+                    leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency,
+                    region=config.region),
     opts=shared)
 resolve_leaderboard_url(scoring.leaderboard_url)
 Monitoring(f"{event}-monitoring",

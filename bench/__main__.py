@@ -2,7 +2,19 @@
 
 import sys
 
-                   bench, control_plane, edge_load, edge_tls, fleet_bounds, from, generator, inference_handler, leaderboard, program_eval, rehearsal_scale, retraining, training)
+from bench import (
+    control_plane,
+    edge_load,
+    edge_tls,
+    fleet_bounds,
+    generator,
+    inference_handler,
+    leaderboard,
+    program_eval,
+    rehearsal_scale,
+    retraining,
+    training,
+)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None

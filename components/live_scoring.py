@@ -5,12 +5,15 @@
 - the edge Lambda, run every minute once per shard of `edgeShardSize` participants (one
   EventBridge Scheduler schedule per shard, bounded by the event's window, whose input
   names its shard's URLs; components/parts/schedule.py);
-- the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch.
+- the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch;
+- the scoring secret: the randomness the edge's samples come from, generated at the first
+  deploy, readable by the edge's role only, never exported.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,6 +37,19 @@ from handlers import edge_limits, edge_traffic, leaderboard
 RUN_PERIOD_SECONDS = edge_limits.PERIOD_SECONDS  # what event/config.py validates against
 LEADERBOARD_REFRESH_SECONDS = 10
 FAILING_ERROR_RATE = 0.2
+SCORING_SECRET_BYTES = 32
+# What the edge calls on every stage: SigV4-signed GETs of /liveinference (any API, any
+# account of the event's region: participants with their own account have their own API).
+STAGE_PATH = "/*/GET/liveinference"
+
+
+def edge_function_name(event: str) -> str:
+    """The edge's function name, also its role's name (components/parts/lambda_function)."""
+    return f"{event}-fc-edge"
+
+
+def edge_role_arn(event: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:iam::", account, ":role/", edge_function_name(event))
 
 
 @dataclass
@@ -54,6 +70,7 @@ class LiveScoringArgs:
     logs: LogsConfig
     window: ScheduleConfig | None = None  # the event's window; None: no bounds
     leaderboard_reserved_concurrency: int = 10  # leaderboardReservedConcurrency; 0: none
+    region: str = "us-east-1"  # where the stages the edge calls live
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -72,6 +89,7 @@ class LiveScoring(pulumi.ComponentResource):
         self._args = args
         self._table = self._table()
         self._roster()
+        self._secret = self._scoring_secret()
         self._edge = self._edge()
         self._schedule()
         self.leaderboard_url = self._leaderboard()
@@ -101,22 +119,58 @@ class LiveScoring(pulumi.ComponentResource):
                                  "name": {"S": participant.name}}),
                 opts=child_of(self))
 
+    def _scoring_secret(self) -> aws.secretsmanager.Secret:
+        """The edge's secret randomness: generated here with `secrets` (the OS's CSPRNG) on
+        the first deploy, then left alone: `ignore_changes` keeps the stored value across
+        every later `pulumi up` (each run draws a fresh candidate that is never applied), and
+        a rotation made outside Pulumi (`aws secretsmanager put-secret-value`) is not undone.
+        The value is a Pulumi secret, so the state holds it encrypted; it is never exported."""
+        event = self._args.event
+        secret = aws.secretsmanager.Secret(
+            f"{event}-scoring-secret", name=f"{event}-scoring-secret",
+            description="Randomness of the FC edge's scoring samples; readable by the edge only",
+            recovery_window_in_days=0,  # a redeployed event can take the name again at once
+            opts=child_of(self))
+        aws.secretsmanager.SecretVersion(
+            f"{event}-scoring-secret-value", secret_id=secret.id,
+            secret_string=pulumi.Output.secret(secrets.token_hex(SCORING_SECRET_BYTES)),
+            opts=child_of(self, ignore_changes=["secretString"],
+                          additional_secret_outputs=["secretString"]))
+        return secret
+
+    def _guard_secret(self, edge_role: aws.iam.Role) -> None:
+        """Nobody but the edge's role reads the value, whatever else they are granted
+        (an explicit deny in the secret's own policy); organizers can still rotate it."""
+        aws.secretsmanager.SecretPolicy(
+            f"{self._args.event}-scoring-secret-policy", secret_arn=self._secret.arn,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": edge_role.arn}}}]}),
+            opts=child_of(self))
+
     def _edge(self) -> aws.lambda_.Function:
         args = self._args
+        stages = f"arn:aws:execute-api:{args.region}:*:*{STAGE_PATH}"
         declared = declare_function(FunctionSpec(
-            logical_name=f"{args.event}-fc-edge", function_name=f"{args.event}-fc-edge",
+            logical_name=edge_function_name(args.event),
+            function_name=edge_function_name(args.event),
             module=edge_traffic,
-            statements=[iam.allow(["dynamodb:UpdateItem"], [self._table.arn])],
+            statements=[iam.allow(["dynamodb:UpdateItem"], [self._table.arn]),
+                        iam.allow(["secretsmanager:GetSecretValue"], [self._secret.arn]),
+                        iam.allow(["execute-api:Invoke"], [stages])],
             environment=edge_traffic.Settings(
                 table_name=self._table.name, event=args.event,
                 requests_per_second=args.edge.requests_per_second,
                 period_seconds=RUN_PERIOD_SECONDS, timeout_ms=args.edge.timeout_ms,
                 private_share=args.edge.private_share_percent / 100,
                 drift_start=args.drift.start,
-                drift_profile=args.drift.profile),
+                drift_profile=args.drift.profile,
+                scoring_secret_arn=self._secret.arn, sign_requests=True),
             timeout=edge_limits.FUNCTION_TIMEOUT_SECONDS, memory_size=1024,
             log_retention_days=args.logs.retention_days,
         ), parent=self)
+        self._guard_secret(declared.role)
         # A retried run would send its minute of traffic twice and double the scores.
         aws.lambda_.FunctionEventInvokeConfig(f"{args.event}-fc-edge-invoke",
                                               function_name=declared.function.name,

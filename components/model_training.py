@@ -3,8 +3,9 @@ that serves the baseline model until the participant promotes their own.
 
 The role is the participant's only way into SageMaker, and it is scoped to them: their
 bucket, the shared training data (read only), training jobs, models and endpoint
-configurations named with their prefix, on allowed instance types only, their own
-endpoint, and passing only itself.
+configurations named `<event>-<id>--*` and tagged as theirs (see event/names.py for why
+the double dash), on the allowed training and hosting types only, their own endpoint, and
+passing only itself.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SERVERLESS_MEMORY_MB, SERVERLESS_CONCURRENCY = 2048, 10
 LOG_GROUPS = ("TrainingJobs", "Endpoints", "NotebookInstances")
 # The only actions granted on "*": CloudWatch has no resource-level permission for them.
 METRIC_ACTIONS = ["cloudwatch:PutMetricData"]
+# Tag keys a participant's creates may carry: theirs, and the retraining loop's marker.
+CREATE_TAG_KEYS = ("Participant", "Event", "Purpose")
+TAGGING_CREATES = ("CreateTrainingJob", "CreateModel", "CreateEndpointConfig")
 
 
 @dataclass
@@ -66,6 +70,7 @@ class ModelTraining(pulumi.ComponentResource):
     endpoint_name: pulumi.Output[str]
     endpoint_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
+    role_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelTrainingArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -75,18 +80,17 @@ class ModelTraining(pulumi.ComponentResource):
             opts=invoke_of(self)).account_id
         self._arn = lambda kind, name: pulumi.Output.concat(
             "arn:aws:sagemaker:", args.region, ":", account, f":{kind}/{name}")
-        self._logs = lambda rest: pulumi.Output.concat(
-            "arn:aws:logs:", args.region, ":", account, ":log-group:/aws/sagemaker/", rest)
-        self._allowed_instance_types = args.endpoint.instance_type_allow_list
         self._role, role_policy = self._execution_role()
         notebook, endpoint = self._notebook(role_policy), self._endpoint(role_policy)
         self.notebook_name, self.notebook_arn = notebook.name, notebook.arn
         self.endpoint_name, self.endpoint_arn = endpoint.name, endpoint.arn
         self.role_arn = self._role.arn
+        self.role_name = self._role.name
         self.register_outputs({"notebook_name": self.notebook_name,
                                "notebook_arn": self.notebook_arn,
                                "endpoint_name": self.endpoint_name,
-                               "endpoint_arn": self.endpoint_arn, "role_arn": self.role_arn})
+                               "endpoint_arn": self.endpoint_arn, "role_arn": self.role_arn,
+                               "role_name": self.role_name})
 
     # --- the execution role --------------------------------------------------------------
 
@@ -101,13 +105,37 @@ class ModelTraining(pulumi.ComponentResource):
         return role, policy
 
     def _statements(self, role: aws.iam.Role) -> list[dict]:
-        args, prefix, arn = self._args, self._names.prefix, self._arn
+        args, names, arn = self._args, self._names, self._arn
         own, shared = args.participant_bucket_arn, args.shared_bucket_arn
-        instance_types = {"ForAllValues:StringEquals":
-                          {"sagemaker:InstanceTypes": list(self._allowed_instance_types)}}
-        owned = [arn("training-job", f"{prefix}-*"), arn("model", f"{prefix}-*"),
-                 arn("endpoint-config", f"{prefix}-*")]
-        endpoint = arn("endpoint", self._names.endpoint)
+        mine = names.owned_prefix  # <event>-<id>--: no other participant's names match
+        jobs, models, configs = (arn("training-job", f"{mine}*"), arn("model", f"{mine}*"),
+                                 arn("endpoint-config", f"{mine}*"))
+        endpoint = arn("endpoint", names.endpoint)
+        # Creates must carry the participant's own tags (and no others), so every resource
+        # they make is theirs by tag as well as by name; every other action requires that
+        # tag on the resource. SageMaker supports both on these resource types (Service
+        # Authorization Reference, "Actions, resources, and condition keys for Amazon
+        # SageMaker": aws:RequestTag/aws:TagKeys on CreateTrainingJob, CreateModel,
+        # CreateEndpointConfig; aws:ResourceTag on training-job, model, endpoint-config,
+        # endpoint and notebook-instance).
+        tagged_create = {
+            "StringEquals": {f"aws:RequestTag/{key}": value
+                             for key, value in self.tags().items()},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(CREATE_TAG_KEYS)}}
+        theirs = {"StringEquals": {"aws:ResourceTag/Participant": names.participant}}
+
+        def create(action: str, resource, instance_types: list[str] | None = None) -> dict:
+            condition = {op: dict(keys) for op, keys in tagged_create.items()}
+            if instance_types is not None:
+                condition["ForAllValues:StringEquals"]["sagemaker:InstanceTypes"] = \
+                    list(instance_types)
+            return iam.allow([action], [resource], condition=condition)
+
+        def logs(group: str, stream: str | None = None):
+            rest = f"{group}:log-stream:{stream}" if stream else f"{group}:*"
+            return pulumi.Output.concat("arn:aws:logs:", args.region, ":", self._account,
+                                        ":log-group:/aws/sagemaker/", rest)
+
         return [
             iam.allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                       [pulumi.Output.concat(own, "/*")]),
@@ -116,25 +144,35 @@ class ModelTraining(pulumi.ComponentResource):
                                          for p in READ_PREFIXES]),
             iam.allow(["s3:ListBucket"], [shared],
                       condition={"StringLike": {"s3:prefix": [p + "*" for p in READ_PREFIXES]}}),
-            iam.allow(["sagemaker:CreateTrainingJob"], [owned[0]], condition=instance_types),
-            iam.allow(["sagemaker:CreateEndpointConfig"], [owned[2]], condition=instance_types),
-            iam.allow(["sagemaker:CreateModel"], [owned[1]]),
+            create("sagemaker:CreateTrainingJob", jobs, args.endpoint.training_types),
+            create("sagemaker:CreateEndpointConfig", configs, args.endpoint.hosting_types),
+            create("sagemaker:CreateModel", models),
+            # Tagging only as part of those creates (SageMaker checks AddTags for a create's
+            # Tags; sagemaker:TaggingAction names the create), never on its own.
+            iam.allow(["sagemaker:AddTags"], [jobs, models, configs], condition={
+                "StringEquals": {**tagged_create["StringEquals"],
+                                 "sagemaker:TaggingAction": list(TAGGING_CREATES)},
+                "ForAllValues:StringEquals": tagged_create["ForAllValues:StringEquals"]}),
             iam.allow(["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                        "sagemaker:DescribeModel", "sagemaker:DeleteModel",
                        "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
-                       "sagemaker:AddTags", "sagemaker:ListTags"], owned),
+                       "sagemaker:ListTags"], [jobs, models, configs], condition=theirs),
             iam.allow(["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint",
-                       "sagemaker:InvokeEndpoint"], [endpoint, owned[2]]),
+                       "sagemaker:InvokeEndpoint"], [endpoint, configs], condition=theirs),
             iam.allow(["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
-                      [arn("notebook-instance", self._names.notebook)]),
+                      [arn("notebook-instance", names.notebook)], condition=theirs),
             iam.allow(["iam:PassRole"], [role.arn],
                       condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
-            iam.allow(["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-                      [self._logs(f"{group}*") for group in LOG_GROUPS]),
-            iam.allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents"],
-                      [self._logs(f"TrainingJobs:log-stream:{prefix}-*"),
-                       self._logs(f"Endpoints/{self._names.endpoint}:log-stream:*"),
-                       self._logs(f"NotebookInstances:log-stream:{self._names.notebook}/*")]),
+            # Log-group actions name groups (ARN with a trailing :*, as CloudWatch Logs wants
+            # for IAM); SageMaker's groups for jobs and notebooks are shared by the account,
+            # so only stream-level actions (write, read) are scoped to the participant.
+            iam.allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams"],
+                      [logs("TrainingJobs"), logs(f"Endpoints/{names.endpoint}"),
+                       logs("NotebookInstances")]),
+            iam.allow(["logs:PutLogEvents", "logs:GetLogEvents"],
+                      [logs("TrainingJobs", f"{mine}*"),
+                       logs(f"Endpoints/{names.endpoint}", "*"),
+                       logs("NotebookInstances", f"{names.notebook}/*")]),
             iam.allow(METRIC_ACTIONS, ["*"],
                       condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
         ] + self._retraining_statements()
@@ -146,6 +184,11 @@ class ModelTraining(pulumi.ComponentResource):
             return []
         return [iam.allow(["lambda:InvokeFunction"], [pulumi.Output.concat(
             "arn:aws:lambda:", self._args.region, ":", self._account, ":function:", function)])]
+
+    def tags(self) -> dict[str, str]:
+        """The tags everything this participant creates must carry (and the provider's
+        default tags already put on what is declared here)."""
+        return {"Participant": self._names.participant, "Event": self._names.event}
 
     # --- the notebook ----------------------------------------------------------------------
 
@@ -161,8 +204,10 @@ class ModelTraining(pulumi.ComponentResource):
             "participant": names.participant, "region": args.region, "bucket": v["bucket"],
             "samples_prefix": "samples/", "shared_bucket": v["shared"],
             "dataset_prefix": READ_PREFIXES[0], "role_arn": v["role"],
-            "endpoint_name": names.endpoint, "name_prefix": names.prefix,
-            "allowed_instance_types": ",".join(self._allowed_instance_types),
+            "endpoint_name": names.endpoint, "name_prefix": names.owned_prefix,
+            "event": names.event,
+            "training_instance_types": ",".join(args.endpoint.training_types),
+            "hosting_instance_types": ",".join(args.endpoint.hosting_types),
             **({"retraining_function": args.retraining_function}
                if args.retraining_function else {}),
         })

@@ -5,7 +5,8 @@ event's window (components/parts/schedule.py); each run paces
 `samplesPerSecond` samples over its minute onto the sample topic with SNS PublishBatch.
 Every participant's collection Lambda subscribes to that topic. Samples that a
 participant's Lambda still cannot deliver after its retries land in one shared queue,
-so nothing is dropped silently.
+so nothing is dropped silently. A participant deployed into their own account sends there
+from that account, so the queue's policy lets exactly their collection roles send.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class SampleFeedArgs:
     logs: LogsConfig
     subscriber_accounts: Sequence[str] = ()  # participants' own AWS accounts, if any
     window: ScheduleConfig | None = None  # the event's window; None: no bounds
+    # Their collection functions' roles, which park failed samples in the shared queue.
+    undelivered_sender_role_arns: Sequence[str] = ()
 
 
 class SampleFeed(pulumi.ComponentResource):
@@ -57,6 +60,8 @@ class SampleFeed(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
+        if args.undelivered_sender_role_arns:
+            self._allow_cross_account_senders(args, undelivered)
         publisher = self._publisher(args)
         self._schedule(args, publisher)
         self.topic_arn = self._topic.arn
@@ -119,3 +124,15 @@ class SampleFeed(pulumi.ComponentResource):
         aws.sns.TopicPolicy(f"{args.event}-fc-samples-policy", arn=self._topic.arn,
                             policy=iam.policy(owner_statement, subscribe),
                             opts=child_of(self))
+
+    def _allow_cross_account_senders(self, args: SampleFeedArgs, queue: aws.sqs.Queue) -> None:
+        """A Lambda destination sends with the function's own role (in the participant's
+        account), which the queue's account only lets in through the queue's policy. The
+        principals are the accounts (a role that does not exist yet would make SQS reject
+        the policy); the condition narrows them to the named roles."""
+        roles = sorted(set(args.undelivered_sender_role_arns))
+        send = iam.allow(["sqs:SendMessage"], [queue.arn],
+                         condition={"ArnEquals": {"aws:PrincipalArn": roles}})
+        send["Principal"] = {"AWS": sorted({role.split(":")[4] for role in roles})}
+        aws.sqs.QueuePolicy(f"{args.event}-undelivered-samples-policy", queue_url=queue.url,
+                            policy=iam.policy(send), opts=child_of(self))

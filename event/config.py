@@ -80,6 +80,30 @@ def _ml_instances(value: str) -> str | None:
     return f"has {bad}, not SageMaker instance types like ml.c5.large" if bad else None
 
 
+def instance_types(value: str) -> list[str]:
+    """A comma-separated list of instance types, as given."""
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _sagemaker_types(shape: str, use: str) -> Check:
+    """Types of a list the SageMaker API accepts for one use: training and hosting differ
+    (ml.c5.large can host but not train), as the API model's enums say."""
+    def check(value: str) -> str | None:
+        # botocore's model, loaded only when a list is checked
+        from readiness.api_models import enum
+
+        malformed = _ml_instances(value)
+        if malformed:
+            return malformed
+        if not instance_types(value):
+            return "must list at least one instance type"
+        valid = set(enum("sagemaker", shape))
+        bad = [t for t in instance_types(value) if t not in valid]
+        return (f"has {bad}, which SageMaker does not accept for {use} (its {shape} values)"
+                if bad else None)
+    return check
+
+
 RULES: dict[str, Check] = {
     "event": lambda v: None if EVENT_PATTERN.match(v) else
     "must be 1-20 lowercase letters, digits or '-', starting with a letter",
@@ -100,7 +124,8 @@ RULES: dict[str, Check] = {
     "notebookIdleMinutes": _between(0, 1440),
     "endpointInstanceType": _ml_instance,
     "endpointServerless": _always_fine,
-    "allowedInstanceTypes": _ml_instances,
+    "trainingInstanceTypes": _sagemaker_types("TrainingInstanceType", "training"),
+    "hostingInstanceTypes": _sagemaker_types("ProductionVariantInstanceType", "hosting"),
     "edgeTrafficEnabled": _always_fine,
     "edgeRequestsPerSecond": _between(1, 20),
     "edgeShardSize": _between(1, 50),
@@ -181,12 +206,18 @@ class NotebookConfig:
 class EndpointConfig:
     instance_type: str = setting("endpointInstanceType")
     serverless: bool = setting("endpointServerless")
-    allowed_instance_types: str = setting("allowedInstanceTypes")
+    training_instance_types: str = setting("trainingInstanceTypes")
+    hosting_instance_types: str = setting("hostingInstanceTypes")
 
     @property
-    def instance_type_allow_list(self) -> list[str]:
-        """What participants may train on and deploy to."""
-        return [t.strip() for t in self.allowed_instance_types.split(",") if t.strip()]
+    def training_types(self) -> list[str]:
+        """What participants may train on (CreateTrainingJob)."""
+        return instance_types(self.training_instance_types)
+
+    @property
+    def hosting_types(self) -> list[str]:
+        """What participants may deploy to (CreateEndpointConfig)."""
+        return instance_types(self.hosting_instance_types)
 
 
 @dataclass(frozen=True)
@@ -453,16 +484,17 @@ def _assemble(values: dict[str, Any], region: str) -> EventConfig:
 
 
 def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
-    allowed = [t.strip() for t in str(values.get("allowedInstanceTypes", "")).split(",")]
+    hosting = instance_types(str(values.get("hostingInstanceTypes", "")))
     endpoint = values.get("endpointInstanceType")
     problems = []
-    if endpoint and not values.get("endpointServerless") and endpoint not in allowed:
-        problems.append(f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
-                        "so participants can deploy to what they were given")
+    if endpoint and not values.get("endpointServerless") and endpoint not in hosting:
+        problems.append(f"endpointInstanceType={endpoint!r} must be one of hostingInstanceTypes "
+                        f"{hosting}, so participants can deploy to what they were given")
+    training = instance_types(str(values.get("trainingInstanceTypes", "")))
     retraining = values.get("retrainingTrainingInstanceType")
-    if retraining and retraining not in allowed:
+    if retraining and retraining not in training:
         problems.append(f"retrainingTrainingInstanceType={retraining!r} must be one of "
-                        "allowedInstanceTypes, which the retraining jobs are held to")
+                        f"trainingInstanceTypes {training}, which the retraining jobs are held to")
     return problems + _window_problems(values)
 
 

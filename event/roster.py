@@ -15,10 +15,12 @@ from typing import Any, Optional
 import yaml
 from anyascii import anyascii
 
-from event.names import ParticipantNames
+from event.names import ParticipantNames, shared_name_clash
 
 ENTRY_KEYS = ("name", "id", "email", "account")
 TOP_LEVEL_KEYS = ("participants",)
+# Lowercase letters and digits joined by single '-': never '--' (OWNED_DELIMITER), never a
+# leading or trailing '-', which is what keeps one participant's names out of another's.
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
@@ -101,6 +103,10 @@ def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> 
     if account is not None:
         problems += _check_account(label, account)
     participant_id = _entry_id(label, entry, problems)
+    clash = shared_name_clash(event, participant_id) if participant_id else None
+    if clash:
+        problems.append(f"{label}: id '{participant_id}' would be confused with the event's "
+                        f"shared '{clash}'; give this entry another 'id'")
     if participant_id is not None:
         names = ParticipantNames(event, participant_id)
         problems += [

@@ -174,6 +174,20 @@ def rmse_from(algorithm: str, metrics: dict[str, float], job_name: str) -> float
     return math.sqrt(value) if metric.endswith(":mse") else value
 
 
+def owned_tags(settings: dict) -> list[dict]:
+    """The tags everything you create must carry: your role may create nothing without them."""
+    return [{"Key": "Participant", "Value": settings["participant"]},
+            {"Key": "Event", "Value": settings["event"]}]
+
+
+def check_instance_type(settings: dict, instance_type: str, use: str) -> None:
+    """Refuse, before any call to SageMaker, a type this event does not allow for `use`."""
+    allowed = settings[f"{use}_instance_types"].split(",")
+    if instance_type not in allowed:
+        raise ValueError(f"instance_type {instance_type!r} is not allowed here for {use}; "
+                         f"use one of {allowed} (your role may use no other)")
+
+
 def train(algorithm: str, values: dict, settings: dict, include_collected: bool = False,
           instance_type: str = "ml.m5.xlarge", logs: bool = True) -> TrainingResult:
     """Train one built-in algorithm on your data and report its RMSE in ms."""
@@ -183,21 +197,22 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
     from sagemaker.train import ModelTrainer
 
     hp = check_hyperparameters(algorithm, values)
-    allowed = settings["allowed_instance_types"].split(",")
-    if instance_type not in allowed:
-        raise ValueError(f"instance_type {instance_type!r} is not allowed here; use one of {allowed}")
+    check_instance_type(settings, instance_type, "training")
     refuse_too_many_jobs(settings)
     image = image_uri(algorithm, settings["region"])
     evaluation_channel, _ = EVALUATION[algorithm]
     trainer = ModelTrainer(
         training_image=image,
         role=settings["role_arn"],
-        base_job_name=f"{settings['name_prefix']}-{JOB_CODES[algorithm]}",
+        # name_prefix is <event>-<you>--, the only names your role may create
+        base_job_name=f"{settings['name_prefix']}{JOB_CODES[algorithm]}",
         compute=Compute(instance_type=instance_type, instance_count=1, volume_size_in_gb=10),
         hyperparameters={**hp, **FIXED_HYPERPARAMETERS.get(algorithm, {})},
         output_data_config=OutputDataConfig(
             s3_output_path=f"s3://{settings['bucket']}/training-output/"),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_TIMEOUT_SECONDS),
+        # the SDK's Tag model is lower-case (key, value); boto3's is Key, Value
+        tags=[{"key": t["Key"], "value": t["Value"]} for t in owned_tags(settings)],
         sagemaker_session=Session(boto_session=session(settings),
                                   default_bucket=settings["bucket"]),
     )
@@ -211,7 +226,7 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
         ], wait=True, logs=logs)
     except Exception as error:
         if _error_code(error) == "ResourceLimitExceeded":
-            raise RuntimeError(_capacity_message(instance_type, allowed)) from None
+            raise RuntimeError(_capacity_message(instance_type, settings["training_instance_types"].split(","))) from None
         raise
     job = trainer._latest_training_job
     job.refresh()
@@ -337,9 +352,13 @@ def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
     """
     sagemaker = session(settings).client("sagemaker")
     endpoint = settings["endpoint_name"]
+    current = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
+    if "InstanceType" in variant:
+        check_instance_type(settings, variant["InstanceType"], "hosting")
     # The same code the retraining loop promotes with (one copy: handlers/served_model.py).
     promotion.promote(sagemaker, endpoint, result.job_name, result.image, result.model_data,
-                      settings["role_arn"])
+                      settings["role_arn"], tags=owned_tags(settings))
     print(f"{endpoint} is switching to {result.algorithm} ({result.job_name})")
     if wait:
         sagemaker.get_waiter("endpoint_in_service").wait(

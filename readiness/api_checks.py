@@ -228,6 +228,8 @@ CHECKS: dict[str, ApiCheck] = {
     "aws:s3/bucketObjectv2:BucketObjectv2": ApiCheck(
         "s3", "PutObject", {"key": "Key", "contentType": "ContentType"},
         not_declared=("Bucket",)),
+    "aws:secretsmanager/secret:Secret": ApiCheck(
+        "secretsmanager", "CreateSecret", {"name": "Name", "description": "Description"}),
 }
 
 # Declared types whose create call has nothing the program's inputs could get wrong, or
@@ -242,4 +244,8 @@ NOTHING_TO_CHECK = {
     "aws:apigateway/methodSettings:MethodSettings": "throttles: limits.stage_throttles",
     "aws:dynamodb/tableItem:TableItem": "item size: limits.table_item_size",
     "aws:sns/topicPolicy:TopicPolicy": "a policy document built by components.iam",
+    "aws:sqs/queuePolicy:QueuePolicy": "a policy document built by components.iam",
+    "aws:apigateway/restApiPolicy:RestApiPolicy": "a policy document naming the edge's role",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "a policy document naming the edge's role",
+    "aws:secretsmanager/secretVersion:SecretVersion": "a generated value, never inspected",
 }

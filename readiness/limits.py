@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from handlers import edge_traffic
+from event.names import ParticipantNames
 from readiness import api_models
 from readiness.program import SCHEDULE, Placement, function_settings, physical_name, placements, scheduled
 from tools.mock_program import Declared, Program
@@ -308,7 +309,8 @@ def instance_type_conditions(program: Program) -> Iterable[Finding]:
 
 def cross_participant_grants(program: Program) -> Iterable[Finding]:
     """A participant's wildcard resource must not match names another participant owns:
-    with ids `ada` and `ada-lovelace`, `.../aim368-ada-*` covers `aim368-ada-lovelace-...`."""
+    with ids `ada` and `ada-lovelace`, `.../aim368-ada-*` covers `aim368-ada-lovelace--...`
+    (the owned shape of event/names.py, which `.../aim368-ada--*` never covers)."""
     where = placements(program)
     owners = sorted({(p.event, p.participant) for p in where.values() if p.participant})
     for policy in _of(program, "aws:iam/rolePolicy:RolePolicy"):
@@ -323,7 +325,7 @@ def cross_participant_grants(program: Program) -> Iterable[Finding]:
                         and "*" in resource):
                     continue
                 for event, other in owners:
-                    sample = f"{event}-{other}-xgb-20260101000000"
+                    sample = f"{ParticipantNames(event, other).owned_prefix}xgb-20260101000000"
                     head = resource.rsplit("/", 1)[0] + "/"
                     if other != place.participant and \
                             fnmatch.fnmatchcase(head + sample, resource):

@@ -80,8 +80,10 @@ def test_the_lifecycle_writes_the_participants_own_settings(program):
         "participant": "ada-lovelace", "region": "us-east-1", "bucket": bucket,
         "samples_prefix": "samples/", "shared_bucket": shared_bucket(declared).state["bucket"],
         "dataset_prefix": "datasets/", "role_arn": only(resources, ROLE).state["arn"],
-        "endpoint_name": "aim368-ada-lovelace-endpoint", "name_prefix": "aim368-ada-lovelace",
-        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
+        "endpoint_name": "aim368-ada-lovelace-endpoint", "name_prefix": "aim368-ada-lovelace--",
+        "event": "aim368",
+        "training_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.xlarge,ml.c5.2xlarge",
+        "hosting_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
         "retraining_function": "aim368-ada-lovelace-retrain",
     }
     assert f"s3://{shared_bucket(declared).state['bucket']}/notebooks/" in script
@@ -107,11 +109,11 @@ def test_the_endpoint_serves_the_baseline(program):
     assert model.inputs["executionRoleArn"] == only(resources, ROLE).state["arn"]
 
 
-def test_model_and_configuration_are_named_under_the_participants_prefix(program):
+def test_model_and_configuration_are_named_under_the_participants_own_prefix(program):
     declared = program()
     resources = lab2(declared, "ada-lovelace")
-    for kind, logical in ((MODEL, "aim368-ada-lovelace-model"),
-                          (ENDPOINT_CONFIG, "aim368-ada-lovelace-config")):
+    for kind, logical in ((MODEL, "aim368-ada-lovelace--model"),
+                          (ENDPOINT_CONFIG, "aim368-ada-lovelace--config")):
         name = only(resources, kind).inputs["name"]  # from a hash of its inputs
         assert re.fullmatch(f"{logical}-[0-9a-f]{{7}}", name), name
 
@@ -124,20 +126,44 @@ def test_serverless_inference_is_offered(program):
     assert variant["serverlessConfig"]["maxConcurrency"] >= 5
 
 
-def test_the_role_may_create_only_under_its_prefix_on_allowed_instance_types(program):
-    declared = program(allowedInstanceTypes="ml.m5.large,ml.c5.large")
-    condition = {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": ["ml.m5.large",
-                                                                          "ml.c5.large"]}}
+def test_the_role_creates_only_owned_names_tagged_as_theirs_on_allowed_types(program):
+    declared = program(trainingInstanceTypes="ml.m5.large,ml.m5.xlarge",
+                       hostingInstanceTypes="ml.m5.large,ml.c5.large")
     arn = "arn:aws:sagemaker:us-east-1:111111111111"
-    for action, kind in [("sagemaker:CreateTrainingJob", "training-job"),
-                         ("sagemaker:CreateEndpointConfig", "endpoint-config")]:
+    tags = {"aws:RequestTag/Participant": "ada-lovelace", "aws:RequestTag/Event": "aim368"}
+    keys = ["Participant", "Event", "Purpose"]
+    for action, kind, types in [
+            ("sagemaker:CreateTrainingJob", "training-job", ["ml.m5.large", "ml.m5.xlarge"]),
+            ("sagemaker:CreateEndpointConfig", "endpoint-config", ["ml.m5.large", "ml.c5.large"]),
+            ("sagemaker:CreateModel", "model", None)]:
         [grant] = granting(declared, "ada-lovelace", action)
-        assert grant["Resource"] == [f"{arn}:{kind}/aim368-ada-lovelace-*"]
-        assert grant["Condition"] == condition
-    [create_model] = granting(declared, "ada-lovelace", "sagemaker:CreateModel")
-    assert create_model["Resource"] == [f"{arn}:model/aim368-ada-lovelace-*"]
+        assert grant["Action"] == [action]
+        assert grant["Resource"] == [f"{arn}:{kind}/aim368-ada-lovelace--*"]
+        assert grant["Condition"]["StringEquals"] == tags
+        assert grant["Condition"]["ForAllValues:StringEquals"] == (
+            {"aws:TagKeys": keys, "sagemaker:InstanceTypes": types} if types
+            else {"aws:TagKeys": keys})
     baseline = only(lab2(declared, "ada-lovelace"), MODEL).state["arn"]
-    assert fnmatch.fnmatch(baseline, create_model["Resource"][0])
+    assert fnmatch.fnmatch(baseline, f"{arn}:model/aim368-ada-lovelace--*")
+
+
+def test_tags_can_be_added_only_by_the_participants_own_creates(program):
+    declared = program()
+    [add_tags] = granting(declared, "ada-lovelace", "sagemaker:AddTags")
+    assert add_tags["Action"] == ["sagemaker:AddTags"]
+    assert add_tags["Condition"]["StringEquals"]["sagemaker:TaggingAction"] == [
+        "CreateTrainingJob", "CreateModel", "CreateEndpointConfig"]
+    assert add_tags["Condition"]["StringEquals"]["aws:RequestTag/Participant"] == "ada-lovelace"
+
+
+def test_every_other_sagemaker_action_needs_the_participants_tag_on_the_resource(program):
+    declared = program()
+    for statement in statements(declared, "ada-lovelace"):
+        actions = [a for a in statement["Action"] if a.startswith("sagemaker:")]
+        if actions and not any(a.startswith(("sagemaker:Create", "sagemaker:AddTags"))
+                               for a in actions):
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/Participant": "ada-lovelace"}}, statement
 
 
 def test_the_role_may_update_only_its_own_endpoint_and_pass_only_itself(program):
@@ -145,7 +171,7 @@ def test_the_role_may_update_only_its_own_endpoint_and_pass_only_itself(program)
     arn = "arn:aws:sagemaker:us-east-1:111111111111"
     [update] = granting(declared, "ada-lovelace", "sagemaker:UpdateEndpoint")
     assert update["Resource"] == [f"{arn}:endpoint/aim368-ada-lovelace-endpoint",
-                                  f"{arn}:endpoint-config/aim368-ada-lovelace-*"]
+                                  f"{arn}:endpoint-config/aim368-ada-lovelace--*"]
     [pass_role] = granting(declared, "ada-lovelace", "iam:PassRole")
     assert pass_role["Resource"] == [only(lab2(declared, "ada-lovelace"), ROLE).state["arn"]]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
@@ -176,8 +202,8 @@ def test_no_role_mentions_another_participants_resources(program):
 
 
 def test_the_role_policy_fits_iams_size_limit(program):
-    declared = program([{"name": "x" * 8, "id": "a" * 37}])
-    policy = only(lab2(declared, "a" * 37), ROLE_POLICY).inputs["policy"]
+    declared = program([{"name": "x" * 8, "id": "a" * 36}])
+    policy = only(lab2(declared, "a" * 36), ROLE_POLICY).inputs["policy"]
     assert len(policy) < 10_240
 
 
@@ -232,8 +258,13 @@ def test_cross_account_participants_may_read_the_shared_data(program):
 
 
 @pytest.mark.parametrize("config, problem", [
-    ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of allowedInstanceTypes"),
-    ({"allowedInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
+    ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of hostingInstanceTypes"),
+    ({"hostingInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
+    ({"trainingInstanceTypes": "ml.m5.large,ml.c5.large"},
+     ("trainingInstanceTypes='ml.m5.large,ml.c5.large' has ['ml.c5.large'], which SageMaker "
+      "does not accept for training (its TrainingInstanceType values)")),
+    ({"hostingInstanceTypes": "ml.m5.large,ml.p9.huge"},
+     "has ['ml.p9.huge'], which SageMaker does not accept for hosting"),
     ({"notebookIdleMinutes": "-1"}, "notebookIdleMinutes=-1 must be between 0 and 1440"),
 ])
 def test_bad_lab2_config_is_reported(program, config, problem):

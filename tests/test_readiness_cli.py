@@ -29,7 +29,8 @@ def test_preflight_without_credentials_runs_offline_then_says_what_is_missing(
         no_credentials, capsys):
     assert main(["preflight", "--participants", "2", "--config", "datasetSamples=2000"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-2].startswith("preflight: 4 problem(s) in ")
+    # the two notebooks' retired platform (training and hosting types no longer mix)
+    assert out[-2].startswith("preflight: 2 problem(s) in ")
     assert out[-1].startswith("quota check not run: no AWS credentials found")
 
 

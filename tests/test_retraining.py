@@ -160,6 +160,13 @@ def test_after_the_drift_a_retrained_model_is_judged_better_and_promoted(world):
     assert judged["candidate_rmse"] < judged["current_rmse"] * 0.95
     assert serving(sagemaker, "ada") == started["job"]
     assert started["job"].startswith("aim368-ada--rt-")
+    # Tagged as the participant's role requires on every create (components/model_training).
+    for arn in (sagemaker.describe_training_job(TrainingJobName=started["job"])["TrainingJobArn"],
+                sagemaker.describe_model(ModelName=started["job"])["ModelArn"],
+                sagemaker.describe_endpoint_config(EndpointConfigName=started["job"])[
+                    "EndpointConfigArn"]):
+        tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+        assert (tags["Participant"], tags["Event"]) == ("ada", "aim368"), arn
     after = live_rmse(runtime, "ada", fresh)
     assert after < before / 2  # the degraded baseline is far off; the candidate is not
     [attempt] = loops["ada"].invoke({"action": "status"})["attempts"]

@@ -50,6 +50,8 @@ ARN_TEMPLATES = {
     "aws:sagemaker/notebookInstance:NotebookInstance":
         "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
     "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
+    # Secrets Manager appends 6 random characters to a secret's name in its ARN.
+    "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123",
 }
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
