@@ -269,8 +269,8 @@ def build(table, settings: Settings, now: datetime, reveal: bool | None = None,
     ranked = scoring.rank(rows, settings.min_successes, scoring.FINAL if reveal else scoring.LIVE)
     if not reveal:
         for row in ranked:
-            for name in PRIVATE_FIELDS:
-                del row[name]
+            for private in PRIVATE_FIELDS:
+                del row[private]
     return {"event": settings.event, "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "window_minutes": settings.window_minutes, "min_successes": settings.min_successes,
             "revealed": reveal,

@@ -46,6 +46,14 @@ class ApiCheck:
                                         self.not_declared)
 
 
+def _origin_access_control(inputs: Inputs) -> dict[str, Any]:
+    config = {"Name": inputs.get("name"), "Description": inputs.get("description"),
+              "SigningProtocol": inputs.get("signingProtocol"),
+              "SigningBehavior": inputs.get("signingBehavior"),
+              "OriginAccessControlOriginType": inputs.get("originAccessControlOriginType")}
+    return {"OriginAccessControlConfig": {k: v for k, v in config.items() if v is not None}}
+
+
 def _firehose_s3(inputs: Inputs) -> dict[str, Any]:
     # pulumi-aws flattens BufferingHints into bufferingSize/bufferingInterval.
     s3 = dict(inputs.get("extendedS3Configuration") or {})
@@ -120,6 +128,13 @@ CHECKS: dict[str, ApiCheck] = {
         "lambda", "PutFunctionEventInvokeConfig",
         {"functionName": "FunctionName", "maximumRetryAttempts": "MaximumRetryAttempts",
          "maximumEventAgeInSeconds": "MaximumEventAgeInSeconds"}),
+    "aws:ssm/parameter:Parameter": ApiCheck(
+        "ssm", "PutParameter",
+        {"name": "Name", "type": "Type", "description": "Description"},
+        not_declared=("Value",)),  # the provider marks a parameter's value secret
+    "aws:cloudfront/originAccessControl:OriginAccessControl": ApiCheck(
+        "cloudfront", "CreateOriginAccessControl", {}, build=_origin_access_control,
+        built_from={"OriginAccessControlConfig": "name"}),
     "aws:lambda/functionUrl:FunctionUrl": ApiCheck(
         "lambda", "CreateFunctionUrlConfig",
         {"functionName": "FunctionName", "authorizationType": "AuthType",
@@ -236,6 +251,10 @@ CHECKS: dict[str, ApiCheck] = {
 # whose limits the rules in readiness.limits check instead (their names say why).
 NOTHING_TO_CHECK = {
     "pulumi:providers:aws": "the provider is not an AWS resource",
+    "aws:cloudfront/cachePolicy:CachePolicy":
+        "fixed TTLs and query strings: tests/test_leaderboard_program.py",
+    "aws:cloudfront/distribution:Distribution":
+        "one fixed origin and two behaviours: tests/test_leaderboard_program.py",
     "aws:s3/bucket:Bucket": "S3 bucket name rules are not in botocore's model: limits.bucket_names",
     "aws:s3/bucketPolicy:BucketPolicy": "policy size: limits.bucket_policy_size",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "four booleans",
