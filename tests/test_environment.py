@@ -16,13 +16,14 @@ from handlers import (
     edge_traffic,
     leaderboard,
     live_inference,
+    portal,
     publish_samples,
 )
 from handlers.environment import Environment, SettingsError
 from tests.kit import PROJECT_DIR, project_files
 
 HANDLER_SETTINGS = [m.Settings for m in (collect_samples, edge_traffic, leaderboard,
-                                         live_inference, publish_samples)]
+                                         live_inference, portal, publish_samples)]
 
 
 @dataclass(frozen=True)
