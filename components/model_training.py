@@ -116,6 +116,10 @@ class ModelTraining(pulumi.ComponentResource):
                       condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
         ]
 
+    def role_statements(self) -> list[dict]:
+        """The execution role's permissions; the participant's console role gets the same."""
+        return self._statements(self._role)
+
     # --- the notebook ----------------------------------------------------------------------
 
     def settings(self) -> pulumi.Output[dict]:
