@@ -228,8 +228,8 @@ def test_a_console_role_has_the_sagemaker_roles_permissions_plus_read_only_views
             {"Effect": "Allow", "Action": ["sagemaker:DescribeNotebookInstance",
                                            "sagemaker:StartNotebookInstance",
                                            "sagemaker:CreatePresignedNotebookInstanceUrl"],
-             "Resource": [f"arn:aws:sagemaker:{region_account}:notebook-instance/"
-                          f"aim368-{pid}-notebook"]},
+             "Resource": [(f"arn:aws:sagemaker:{region_account}:notebook-instance/"
+                          f"aim368-{pid}-notebook")]},
             {"Effect": "Allow", "Action": ["cloudwatch:GetDashboard"],
              "Resource": [f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/aim368-live-inference"]},
             {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": ["*"]},
