@@ -1,6 +1,6 @@
 """python -m fleet [options] preview | up | destroy | status | reset ID
                               | notebooks start|stop | endpoint-reset ID
-                              | codes | rotate-code ID
+                              | codes | rotate-code ID | links
 
 Exit status: 0 when every stack (or action) succeeded, 1 when any failed or the fleet
 refused on purpose (destroying the event stack while participant stacks remain), 2 when it
@@ -31,7 +31,8 @@ from fleet.orchestrator import Fleet, FleetError
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOG_DIR = PROJECT_DIR / "out" / "fleet"
 STACK_VERBS = ("preview", "up", "destroy", "reset")
-CODE_VERBS = ("codes", "rotate-code")
+CODE_VERBS = ("codes", "rotate-code", "links")
+LINKS_FILE = PROJECT_DIR / "out" / "join-links.json"  # what `make handouts` reads
 
 
 def _project() -> dict:
@@ -87,7 +88,7 @@ def _problems(args) -> list[str]:
         problems.append(f"`{args.verb}` needs a participant id")
     if args.verb == "notebooks" and args.target not in ("start", "stop"):
         problems.append("`notebooks` needs 'start' or 'stop'")
-    if args.verb in ("preview", "up", "destroy", "status", "codes") and args.target:
+    if args.verb in ("preview", "up", "destroy", "status", "codes", "links") and args.target:
         problems.append(f"`{args.verb}` takes no argument, got '{args.target}'")
     if args.parallel is not None and args.parallel < 1:
         problems.append(f"--parallel must be at least 1, got {args.parallel}")
@@ -210,6 +211,11 @@ def _codes(args, stacks, ids: list[str], event_stack: str, out: Console, err: Co
 
     stack = args.stack or event_stack
     try:
+        if args.verb == "links":
+            count = codes.write_links(stacks.outputs(stack), stack, LINKS_FILE)
+            out.print(f"{count} join links written to {LINKS_FILE} (secret: delete it after "
+                      f"printing); now `make handouts`", highlight=False, soft_wrap=True)
+            return 0
         change = (codes.rotate(stacks, stack, ids, args.target) if args.verb == "rotate-code"
                   else codes.ensure(stacks, stack, ids))
     except codes.CodesError as error:

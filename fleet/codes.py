@@ -10,9 +10,11 @@ secret output `joinLinks` after the next `up` (see `make handouts`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from access import codes as join_codes
 
@@ -23,6 +25,9 @@ class CodeStore(Protocol):
     def get_config(self, name: str, key: str) -> str | None: ...
 
     def set_secret_config(self, name: str, key: str, value: str) -> None: ...
+
+
+LINKS_OUTPUT = "joinLinks"  # the stack output __main__.py exports (secret)
 
 
 class CodesError(ValueError):
@@ -95,3 +100,16 @@ def rotate(store: CodeStore, stack: str, participant_ids: Iterable[str],
         raise CodesError(f"'{participant}' has no join code yet: run `fleet codes` first")
     _write(store, stack, join_codes.rotate(codes, participant))
     return CodesChange(stack, kept=len(codes) - 1, rotated=participant)
+
+
+def write_links(outputs: Mapping[str, Any], stack: str, path: Path) -> int:
+    """The stack's join links as the JSON list `make handouts` reads; readable by you only."""
+    links = outputs.get(LINKS_OUTPUT)
+    if not isinstance(links, list):
+        raise CodesError(f"{stack} has no output '{LINKS_OUTPUT}': run `fleet codes`, then "
+                         f"`fleet up`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(links, file, indent=1, ensure_ascii=False)
+    return len(links)

@@ -106,3 +106,23 @@ def test_a_single_stack_event_names_its_stack(tmp_path):
     fake = FakeStacks()
     code, out, _ = run(fake, "codes", "--stack", "dev", "--roster", str(roster(tmp_path, "Ada")))
     assert code == 0 and set(codes_of(fake, "dev")) == {"ada"} and out.startswith("dev:")
+
+
+def test_links_writes_the_stacks_secret_join_links_for_the_handouts(tmp_path, monkeypatch):
+    from access.handouts import parse
+
+    links = [{"id": "ada", "name": "Ada", "link": "https://portal.example/p/" + "a" * 22}]
+    monkeypatch.setattr(cli, "LINKS_FILE", tmp_path / "out" / "join-links.json")
+    fake = FakeStacks(existing=["aim368"], outputs={"aim368": {"joinLinks": links}})
+    code, out, _ = run(fake, "links", "--roster", str(roster(tmp_path, "Ada")))
+    written = tmp_path / "out" / "join-links.json"
+    assert code == 0 and "1 join links written" in out and "a" * 22 not in out
+    assert json.loads(written.read_text()) == links
+    assert [h.link for h in parse(json.loads(written.read_text()))] == [links[0]["link"]]
+    assert written.stat().st_mode & 0o077 == 0  # the organizer's eyes only
+
+
+def test_links_before_the_portal_was_deployed_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "LINKS_FILE", tmp_path / "join-links.json")
+    code, _, err = run(FakeStacks(), "links", "--roster", str(roster(tmp_path, "Ada")))
+    assert code == 1 and "no output 'joinLinks'" in err and "fleet up" in err
