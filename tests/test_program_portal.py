@@ -16,10 +16,8 @@ from components.model_training import METRIC_ACTIONS
 from components.portal import DIRECTORY_KEY, OWN_ACCOUNT_CONSOLE
 from handlers import portal
 from tests.kit import FUNCTION, OBJECT, PERMISSION, ROLE, ROLE_POLICY, arn_matches
-from tools.mock_program import ACCOUNT
+from tools.mock_program import ACCOUNT, is_secret, reveal
 
-# The Pulumi wire protocol's marker of a secret value (SecretSig in Pulumi's property model).
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 OWN_ACCOUNT = "210987654321"
 # ada is a prefix of ada-lovelace: the case isolation must not depend on.
 ROSTER = [{"name": "Ada"}, {"name": "Ada Lovelace"}, {"name": "Grace Hopper"},
@@ -27,14 +25,6 @@ ROSTER = [{"name": "Ada"}, {"name": "Ada Lovelace"}, {"name": "Grace Hopper"},
 LOCAL = ["ada", "ada-lovelace", "grace-hopper"]
 CODES = {pid: secrets.token_urlsafe(16) for pid in [*LOCAL, "owen-own"]}
 CONFIG = {"joinCodes": json.dumps(CODES)}
-
-
-def is_secret(value) -> bool:
-    return isinstance(value, dict) and SECRET_SIG in value.values() and "value" in value
-
-
-def unwrap(value):
-    return value["value"] if is_secret(value) else value
 
 
 def statements(resource) -> list[dict]:
@@ -133,7 +123,7 @@ def test_the_directory_is_a_secret_the_portal_accepts_keyed_by_code_hashes(decla
     directory = declared.named("aim368-portal-directory", OBJECT)
     assert directory.inputs["key"] == DIRECTORY_KEY
     assert is_secret(directory.inputs["content"])
-    document = json.loads(unwrap(directory.inputs["content"]))
+    document = json.loads(reveal(directory.inputs["content"]))
     assert portal.directory_problems(document) == []
     records = document["participants"]
     assert set(records) == {code_hash(code) for code in CODES.values()}
@@ -153,7 +143,7 @@ def test_join_links_are_a_secret_output_of_the_portal_url_and_each_code(declared
     links = declared.outputs["joinLinks"]
     assert is_secret(links)
     url = declared.outputs["portal_url"].rstrip("/")
-    assert unwrap(links) == [
+    assert reveal(links) == [
         {"id": "ada", "name": "Ada", "link": f"{url}/p/{CODES['ada']}"},
         {"id": "ada-lovelace", "name": "Ada Lovelace", "link": f"{url}/p/{CODES['ada-lovelace']}"},
         {"id": "grace-hopper", "name": "Grace Hopper", "link": f"{url}/p/{CODES['grace-hopper']}"},

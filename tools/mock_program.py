@@ -49,6 +49,26 @@ ARN_TEMPLATES = {
     "aws:sagemaker/notebookInstance:NotebookInstance":
         "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
 }
+# How the engine marks a secret value on the wire (SecretSig in Pulumi's property model): a
+# recorded input or output that is a secret reads {<sig key>: SECRET_SIG, "value": ...}.
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value and SECRET_SIG in value.values()
+
+
+def reveal(value: Any) -> Any:
+    """The value with every secret marker taken off, as `--show-secrets` prints it."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
 AUTONAMED = set(ARN_TEMPLATES)
