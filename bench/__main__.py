@@ -3,7 +3,7 @@
 import sys
 
 from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
-                   program_eval, retraining, training)
+                   program_eval, rehearsal_scale, retraining, training)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -15,3 +15,4 @@ if __name__ == "__main__":
     edge_load.main()
     training.main()
     retraining.main()
+    rehearsal_scale.main()  # whole rehearsals of 3, 30 and 100: the slowest, last

@@ -11,6 +11,7 @@ exists); a mistake is reported, not papered over.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
@@ -18,12 +19,60 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import boto3
+from botocore.exceptions import ClientError
 
 from handlers import clients
 from handlers.environment import SettingsError, variable_name
 from tools.mock_program import Declared, Program
 
 FUNCTION = "aws:lambda/function:Function"
+
+# The account the rehearsal stands for is the one the organizer will really have: quotas
+# raised where the event needs more than AWS's default. Firehose's CreateDeliveryStream
+# reference states a default of 50 delivery streams per Region (moto enforces exactly
+# that, in DeliveryStream.MAX_STREAMS_PER_REGION, with no setting to change it), while
+# large Regions allow 5,000 on request (docs.aws.amazon.com/general/latest/gr/fh.html);
+# an event needs one stream per participant.
+REHEARSED_FIREHOSE_STREAMS = 5_000
+# What AWS calls the quota behind each refused call, for the one-line message.
+QUOTA_NAMES = {"CreateDeliveryStream": "Amazon Data Firehose: delivery streams per Region",
+               "CreateBucket": "Amazon S3: general purpose buckets per account",
+               "CreateTable": "Amazon DynamoDB: tables per Region",
+               "CreateTopic": "Amazon SNS: topics per account",
+               "CreateQueue": "Amazon SQS: queues per Region"}
+
+
+class QuotaError(RuntimeError):
+    """AWS (here, the emulator) refused to create something: a quota was reached."""
+
+
+@contextlib.contextmanager
+def rehearsed_account():
+    """moto with the raised quotas of an event's account, restored on exit.
+
+    Narrow on purpose: moto has no setting for this limit, so the class constant it
+    checks is raised for the rehearsal only, and put back whatever happens.
+    """
+    from moto.firehose.models import DeliveryStream
+    default = DeliveryStream.MAX_STREAMS_PER_REGION
+    DeliveryStream.MAX_STREAMS_PER_REGION = REHEARSED_FIREHOSE_STREAMS
+    try:
+        yield
+    finally:
+        DeliveryStream.MAX_STREAMS_PER_REGION = default
+
+
+def quota_refusal(error: ClientError) -> QuotaError | None:
+    """One line naming the quota for a LimitExceeded* refusal; None for any other error."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if not code.startswith("LimitExceeded"):
+        return None
+    operation = getattr(error, "operation_name", "") or "a call"
+    quota = QUOTA_NAMES.get(operation, f"the quota behind {operation}")
+    reason = (error.response.get("Error", {}).get("Message") or code).split(". ")[0]
+    return QuotaError(f"the account's quota is too low for this event: {quota} "
+                      f"({operation} refused: {reason[:160]}); request an increase in "
+                      "Service Quotas before the event")
 
 
 class WiringError(RuntimeError):
@@ -212,9 +261,15 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     world = World(program)
     _functions(program, world)
     _cold_start({f.module for f in world.functions.values()})
-    _storage(program)
-    _tables(program)
-    _topics(program, world, tap_queue_arn)
+    try:
+        _storage(program)
+        _tables(program)
+        _topics(program, world, tap_queue_arn)
+    except ClientError as error:
+        refusal = quota_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from None
     _stages(program, world)
     _environments(program, world)
     world.scheduled()

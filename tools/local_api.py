@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tools.loopback import LoopbackServer
+from tools.loopback import KeepAliveHandler, LoopbackServer
 
 RESOURCE = "liveinference"
 REQUIRED_PARAMETERS = ("features",)
@@ -41,11 +41,8 @@ def proxy_event(stage: str, query: str, stage_variables: Mapping[str, str] | Non
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, "Route"] = {}
-
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
+class _Handler(KeepAliveHandler):
+    routes: dict[str, Route] = {}
 
     def _send(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         data = body.encode("utf-8")
@@ -80,6 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
                    response.get("headers") or {})
 
     def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep the connection usable
         self._gateway_error(403, "Missing Authentication Token")
 
 
