@@ -39,7 +39,7 @@ cost: artifacts  ## estimate the event's cost per component, per hour and for HO
 	$(PY) -m readiness cost $(if $(HOURS),--hours $(HOURS)) $(COST_ARGS)
 
 JOIN_LINKS ?= out/join-links.json
-handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (see docs/access.md)
+handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (`make fleet ARGS=links` writes it)
 	$(PY) -m access.handouts $(JOIN_LINKS) --out out/handouts $(HANDOUT_OPTIONS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time

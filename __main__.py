@@ -6,6 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.event_end import EndingParticipant, EventEnd, EventEndArgs
+from access import codes as join_codes
+from components.console_access import ConsoleAccess, ConsoleAccessArgs
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import (
@@ -23,19 +25,21 @@ from components.retraining import (
     RetrainingTable,
     function_name,
 )
+from components.portal import Portal, PortalArgs, PortalParticipant
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs
-from event.config import load_config
+from event.config import load_config, load_secret_setting
 from event.names import ParticipantNames
 from event.roster import load_roster
 from event.sharding import api_count, shared_api_name, shared_api_of
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
-# Both raise with every problem listed, before any resource is declared.
+# Each raises with every problem listed, before any resource is declared.
 config = load_config()
 roster = load_roster(PROJECT_DIR / config.roster, config.event)
+codes = join_codes.from_config(load_secret_setting(join_codes.CONFIG_KEY), [p.id for p in roster])
 event = config.event
 own_accounts = [p.account for p in roster if p.account]
 event_aws = event_provider(config)
@@ -76,6 +80,7 @@ retraining_table = RetrainingTable(f"{event}-retraining", event, opts=shared)
 leaderboard_url, resolve_leaderboard_url = pulumi.deferred_output()
 participants = {}
 ending = []  # what the end of the event stops
+labs = {}
 for participant in roster:
     names = ParticipantNames(event, participant.id)
     provider = participant_provider(config, participant)
@@ -135,6 +140,7 @@ for participant in roster:
         "inference_url": lab3.url,
         "retraining_function": loop.function_name,
     }
+    labs[participant.id] = (opts, lab1, lab2, lab3)
 
 # The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.
 scoring = LiveScoring(
@@ -147,13 +153,34 @@ scoring = LiveScoring(
                     region=config.region),
     opts=shared)
 resolve_leaderboard_url(scoring.leaderboard_url)
-Monitoring(f"{event}-monitoring",
+monitoring = Monitoring(f"{event}-monitoring",
            MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
                           leaderboard_url=scoring.leaderboard_url),
            opts=shared)
 
 # The end of the event's window: notebooks stopped, endpoints optionally deleted.
 EventEnd(f"{event}-event-end", EventEndArgs(event, config.schedule, ending), opts=shared)
+# Getting in: the portal and its join links; a console role per event-account participant.
+portal = Portal(f"{event}-portal", PortalArgs(
+    event, config.region, codes=codes, table_name=scoring.table_name,
+    table_arn=scoring.table_arn, leaderboard_url=scoring.leaderboard_url,
+    leaderboard=config.leaderboard, portal=config.portal, logs=config.logs,
+    participants=[PortalParticipant(
+        p.id, p.name, p.email, p.account, notebook=labs[p.id][2].notebook_name,
+        endpoint=labs[p.id][2].endpoint_name, bucket=labs[p.id][1].bucket_name,
+        bucket_arn=labs[p.id][1].bucket_arn, inference_url=labs[p.id][3].url)
+        for p in roster]),
+    opts=shared)
+for p in (p for p in roster if not p.account):
+    opts, lab1, lab2, lab3 = labs[p.id]
+    ConsoleAccess(f"{p.id}-console", ConsoleAccessArgs(
+        ParticipantNames(event, p.id), config.region, account=portal.account,
+        portal_role_arn=portal.role_arn, sagemaker_statements=lab2.role_statements(),
+        bucket_arn=lab1.bucket_arn, delivery_stream_name=lab1.delivery_stream_name,
+        function_names=[lab1.collection_function_name, lab3.function_name],
+        api_execution_arn=inference_apis[api_of[p.id]].execution_arn,
+        dashboard_name=monitoring.dashboard_name,
+        session_seconds=config.portal.console_session_seconds), opts=opts)
 
 pulumi.export("leaderboard_url", scoring.leaderboard_url)
 pulumi.export("sample_topic_arn", feed.topic_arn)
@@ -162,3 +189,5 @@ pulumi.export("training_data_bucket", training_data.bucket_name)
 pulumi.export("baseline_test_rmse_ms",
               training_data.baseline_test_rmse.apply(lambda rmse: round(rmse, 1)))
 pulumi.export("participants", participants)
+pulumi.export("portal_url", portal.url)
+pulumi.export("joinLinks", portal.join_links)  # secret: `make handouts` reads it

@@ -80,6 +80,7 @@ def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[Sc
 
 class LiveScoring(pulumi.ComponentResource):
     table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
     edge_function_name: pulumi.Output[str]
     leaderboard_url: pulumi.Output[str]
 
@@ -94,8 +95,9 @@ class LiveScoring(pulumi.ComponentResource):
         self._schedule()
         self.leaderboard_url = self._leaderboard()
         self.table_name = self._table.name
+        self.table_arn = self._table.arn
         self.edge_function_name = self._edge.name
-        self.register_outputs({"table_name": self.table_name,
+        self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn,
                                "edge_function_name": self.edge_function_name,
                                "leaderboard_url": self.leaderboard_url})
 

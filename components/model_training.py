@@ -190,6 +190,10 @@ class ModelTraining(pulumi.ComponentResource):
         default tags already put on what is declared here)."""
         return {"Participant": self._names.participant, "Event": self._names.event}
 
+    def role_statements(self) -> list[dict]:
+        """The execution role's permissions; the participant's console role gets the same."""
+        return self._statements(self._role)
+
     # --- the notebook ----------------------------------------------------------------------
 
     def settings(self) -> pulumi.Output[dict]:

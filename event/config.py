@@ -155,6 +155,20 @@ RULES: dict[str, Check] = {
     "keepPromotions": _always_fine,
     "maxTrainingJobsPerParticipant": _between(1, 10),
     "leaderboardReservedConcurrency": _between(0, 100),
+    # The portal (issue 12). AWS's ranges: CreatePresignedNotebookInstanceUrl's session
+    # 1800-43200 s; the federation endpoint's SessionDuration 900-43200 s.
+    "notebookSessionSeconds": _between(1800, 43200),
+    "consoleSessionSeconds": _between(900, 43200),
+    "portalReservedConcurrency": _between(1, 1000),
+}
+
+# Secret settings the program reads itself, outside EventConfig (a secret must not sit in a
+# plain dataclass) and outside Pulumi.yaml: the project schema has no object type, and a
+# declaration without a default would make the key required on every stack, participant
+# stacks included. Known here so that setting them is not an "unknown setting".
+SECRET_SETTINGS = {
+    "joinCodes": "participant id -> join code (pulumi config set --secret --path "
+                 "joinCodes.<id> <code>; `fleet codes` sets them all)",
 }
 
 
@@ -297,6 +311,13 @@ class CapacityConfig:
 
 
 @dataclass(frozen=True)
+class PortalConfig:
+    notebook_session_seconds: int = setting("notebookSessionSeconds")
+    console_session_seconds: int = setting("consoleSessionSeconds")
+    reserved_concurrency: int = setting("portalReservedConcurrency")
+
+
+@dataclass(frozen=True)
 class EventConfig:
     event: str = setting("event")
     roster: str = setting("roster")
@@ -318,6 +339,7 @@ class EventConfig:
     updates: UpdatesConfig = field()
     training: TrainingLimitsConfig = field()
     capacity: CapacityConfig = field()
+    portal: PortalConfig = field()
 
 
 @dataclass(frozen=True)
@@ -452,7 +474,8 @@ def parse_config(raw: dict[str, str | None], region: str | None = None) -> Event
     """Build the config from raw strings (None = unset); raise ConfigError listing all problems."""
     every = SETTINGS
     known = [s.key for s in every]
-    problems = [_unknown_key_problem(k, known) for k in sorted(set(raw) - set(known))]
+    problems = [_unknown_key_problem(k, known)
+                for k in sorted(set(raw) - set(known) - set(SECRET_SETTINGS))]
     values: dict[str, Any] = {}
     for setting_ in every:
         text = raw.get(setting_.key)
@@ -541,3 +564,13 @@ def _project_settings() -> dict[str, str | None]:
 def load_config() -> EventConfig:
     """Read the project's stack config (and `aws:region`) from the running Pulumi program."""
     return parse_config(_project_settings(), region=pulumi.Config("aws").get("region"))
+
+
+def load_secret_setting(key: str) -> str | None:
+    """A SECRET_SETTINGS key's raw text from the running program, None if unset.
+
+    Plain on purpose: the program validates it before declaring anything and wraps what it
+    derives from it in pulumi.Output.secret."""
+    if key not in SECRET_SETTINGS:
+        raise KeyError(f"{key} is not one of the secret settings {sorted(SECRET_SETTINGS)}")
+    return pulumi.Config().get(key)

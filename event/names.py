@@ -138,6 +138,11 @@ class ParticipantNames:
         return f"{self.prefix}-api"
 
     @property
+    def console_role(self) -> str:
+        """The role the portal signs them in to the AWS console as."""
+        return f"{self.prefix}-console"
+
+    @property
     def stage(self) -> str:
         return self.participant  # the seed's <first>-<last>
 
@@ -151,6 +156,7 @@ class ParticipantNames:
             (IAM_ROLE, self.collect_function, len(self.collect_function)),
             (IAM_ROLE, self.sagemaker_role, len(self.sagemaker_role)),
             (IAM_ROLE, self.inference_function, len(self.inference_function)),
+            (IAM_ROLE, self.console_role, len(self.console_role)),
             (LAMBDA_FUNCTION, self.collect_function, len(self.collect_function)),
             (LAMBDA_FUNCTION, self.inference_function, len(self.inference_function)),
             (SAGEMAKER_NOTEBOOK, self.notebook, len(self.notebook)),

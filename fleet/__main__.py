@@ -1,6 +1,6 @@
 """python -m fleet [options] preview | up | destroy | status | reset ID
                               | notebooks start|stop | endpoint-reset ID
-                              | pause | resume | audit
+                              | pause | resume | audit | codes | rotate-code ID | links
 
 `up` runs the readiness preflight first (offline checks; --skip-preflight skips it);
 `destroy` sweeps each participant's own leftovers before their stack goes and audits the
@@ -38,6 +38,8 @@ STACK_VERBS = ("preview", "up", "destroy", "reset")
 # What generates traffic, switched together by `pause` and `resume`.
 TRAFFIC_SWITCHES = ("feedEnabled", "edgeTrafficEnabled")
 EVENT_VERBS = ("pause", "resume")
+CODE_VERBS = ("codes", "rotate-code", "links")
+LINKS_FILE = PROJECT_DIR / "out" / "join-links.json"  # what `make handouts` reads
 
 
 def _project() -> dict:
@@ -53,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fleet",
         description="Drive the event stack and a stack per participant (Pulumi Automation API).")
     parser.add_argument("verb", choices=(*STACK_VERBS, *EVENT_VERBS, "audit", "status",
-                                         "notebooks", "endpoint-reset"))
+                                         "notebooks", "endpoint-reset", *CODE_VERBS))
     parser.add_argument("target", nargs="?",
-                        help="participant id (reset, endpoint-reset) or start|stop (notebooks)")
+                        help="participant id (reset, endpoint-reset, rotate-code) or "
+                             "start|stop (notebooks)")
+    parser.add_argument("--stack", default=None,
+                        help="codes, rotate-code: the stack holding joinCodes (default: the "
+                             "event stack; give your stack's name for a single-stack event)")
     parser.add_argument("--event", default=_default("event"), help="event name (stack prefix)")
     parser.add_argument("--roster", default=_default("roster"),
                         help="roster file, relative to the project directory")
@@ -87,12 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _problems(args) -> list[str]:
     problems = []
-    if args.verb in ("reset", "endpoint-reset") and not args.target:
+    if args.verb in ("reset", "endpoint-reset", "rotate-code") and not args.target:
         problems.append(f"`{args.verb}` needs a participant id")
     if args.verb == "notebooks" and args.target not in ("start", "stop"):
         problems.append("`notebooks` needs 'start' or 'stop'")
-    if args.verb in ("preview", "up", "destroy", "status", "audit", *EVENT_VERBS) \
-            and args.target:
+    if args.verb in ("preview", "up", "destroy", "status", "audit", "codes", "links",
+                     *EVENT_VERBS) and args.target:
         problems.append(f"`{args.verb}` takes no argument, got '{args.target}'")
     if args.parallel is not None and args.parallel < 1:
         problems.append(f"--parallel must be at least 1, got {args.parallel}")
@@ -260,6 +266,9 @@ def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None
             return _audit(readiness, out)  # non-zero while anything billable is left
         return report.exit_code
 
+    if args.verb in CODE_VERBS:
+        return _codes(args, stacks, [p.id for p in roster], plan.event_stack.name, out, err)
+
     clients = clients or organizer.boto3_clients(args.region, args.participant_role)
     if args.verb == "status":
         _print_status(out, organizer.collect_status(roster, plan, stacks, clients))
@@ -272,6 +281,25 @@ def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None
         mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
         out.print(f"{mark} {result.participant}: {result.message}")
     return 0 if all(r.ok for r in results) else 1
+
+
+def _codes(args, stacks, ids: list[str], event_stack: str, out: Console, err: Console) -> int:
+    from fleet import codes
+
+    stack = args.stack or event_stack
+    try:
+        if args.verb == "links":
+            count = codes.write_links(stacks.outputs(stack), stack, LINKS_FILE)
+            out.print(f"{count} join links written to {LINKS_FILE} (secret: delete it after "
+                      f"printing); now `make handouts`", highlight=False, soft_wrap=True)
+            return 0
+        change = (codes.rotate(stacks, stack, ids, args.target) if args.verb == "rotate-code"
+                  else codes.ensure(stacks, stack, ids))
+    except codes.CodesError as error:
+        err.print(str(error), highlight=False, soft_wrap=True)
+        return 1
+    out.print(change.summary(), highlight=False, soft_wrap=True)
+    return 0
 
 
 if __name__ == "__main__":

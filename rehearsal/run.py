@@ -26,6 +26,7 @@ import yaml
 from handlers import edge_traffic, fc_samples, publish_samples
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
 from rehearsal.endpoints import Deployed
+from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from rehearsal.validation import check
 from rehearsal.world import World, participant_of, provision, rehearsed_account
@@ -205,7 +206,7 @@ def train_and_deploy(world: World, settings: Settings, runtime: RuntimeProcess,
                      progress: Progress, outcome: Outcome) -> None:
     program = world.program
     sources = {o.inputs["key"]: o.inputs["source"].path for o in
-               program.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+               program.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if "source" in o.inputs}
     train_x, train_y = dataset.load(Path(sources["datasets/TrainSamples.csv"]))
     test = dataset.load(Path(sources["datasets/TestSamples.csv"]))
     for person, participant in zip(settings.participants, ids(settings)):
@@ -496,7 +497,8 @@ def retraining_phase(world: World, settings: Settings, outcome: Outcome,
 
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
              progress: Optional[Progress] = None, machine_overhead_s: float = 0.0) -> int:
-    """Run the whole event; the exit code is non-zero if any sample was lost.
+    """Run the whole event; the exit code is non-zero if any sample was lost or any
+    participant could not get in through their join link.
 
     `machine_overhead_s` delays every model call by that much, as a starved machine
     would (to see a saturated rehearsal reported as such).
@@ -536,9 +538,11 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                 after_run = retraining_phase(world, settings, outcome, runtime, progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
                     traffic(world, settings, api, progress, outcome, runtime, after_run)
+            with progress.phase("portal: handouts, then everyone in through their join link"):
+                entered = enter_through_links(world, out, progress.say, "rehearsal")
             with progress.phase("report"):
                 code = report(settings, outcome, progress, out, world)
-        return code
+        return code or (0 if entered.everyone_entered else 1)
     finally:
         handler_output.close()
         for key, value in keep.items():

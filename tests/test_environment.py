@@ -16,6 +16,7 @@ from handlers import (
     edge_traffic,
     leaderboard,
     live_inference,
+    portal,
     publish_samples,
     retraining,
 )
@@ -23,7 +24,7 @@ from handlers.environment import Environment, SettingsError
 from tests.kit import PROJECT_DIR, project_files
 
 HANDLER_SETTINGS = [m.Settings for m in (collect_samples, edge_traffic, leaderboard,
-                                         live_inference, publish_samples, retraining)]
+                                         live_inference, portal, publish_samples, retraining)]
 
 
 @dataclass(frozen=True)

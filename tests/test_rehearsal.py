@@ -37,9 +37,15 @@ def test_a_short_event_runs_end_to_end(settings, tmp_path):
     assert (tmp_path / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
     shown = terminal.getvalue()
     for phase in ("== declare", "== provision", "== collect", "== train and deploy",
-                  "== traffic", "== report"):
+                  "== traffic", "== portal", "== report"):
         assert phase in shown
     assert "run 2/2 (drifted FC)" in shown and "requests/s" in shown
+    # Every participant got in with nothing but the link on their card.
+    entries = json.loads((tmp_path / "portal.json").read_text())
+    assert [e["participant"] for e in entries] == ["ada-lovelace", "grace-hopper", "alan-turing"]
+    assert all(e["page"] and e["notebook"] and e["console"] and e["status"] for e in entries)
+    assert "3/3 participants entered through their join links" in shown
+    assert (tmp_path / "handouts.html").exists() and (tmp_path / "handouts.csv").exists()
 
 
 def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):

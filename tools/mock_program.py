@@ -8,6 +8,7 @@ the engine and the cloud provider (ids, ARNs, auto-names, account and region).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import runpy
@@ -53,6 +54,26 @@ ARN_TEMPLATES = {
     # Secrets Manager appends 6 random characters to a secret's name in its ARN.
     "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123",
 }
+# How the engine marks a secret value on the wire (SecretSig in Pulumi's property model): a
+# recorded input or output that is a secret reads {<sig key>: SECRET_SIG, "value": ...}.
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value and SECRET_SIG in value.values()
+
+
+def reveal(value: Any) -> Any:
+    """The value with every secret marker taken off, as `--show-secrets` prints it."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
 AUTONAMED = set(ARN_TEMPLATES)
@@ -225,13 +246,37 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+def stand_in_join_codes(config: dict[str, str], stack: str) -> dict[str, str]:
+    """`config` plus a join code per roster id when it sets none, as `fleet codes` would.
+
+    Derived from the stack and the id, so repeated evaluations declare the same directory;
+    only ever used under the mock engine. An unreadable roster is left for the program to
+    report."""
+    if "joinCodes" in config:
+        return config
+    from event.config import SETTINGS
+    from event.roster import RosterError, load_roster
+
+    defaults = {s.key: s.default for s in SETTINGS}
+    try:
+        roster = load_roster(PROJECT_DIR / str(config.get("roster") or defaults["roster"]),
+                             str(config.get("event") or defaults["event"]))
+    except RosterError:
+        return config
+    codes = {p.id: base64.urlsafe_b64encode(hashlib.sha256(
+        f"{stack}/{p.id}".encode()).digest()[:16]).decode().rstrip("=") for p in roster}
+    return {**config, "joinCodes": json.dumps(codes)}
+
+
 def run_program(config: dict[str, str], stack: str = "test",
                 program: Path = PROGRAM) -> Program:
     """Evaluate the program with the given project config ({"event": "x", ...}).
 
+    Without `joinCodes`, every roster id gets a stand-in code (stand_in_join_codes).
     Raises whatever the program raises; `last_run()` still tells what was declared.
     """
     global _last
+    config = stand_in_join_codes(config, stack)
     asyncio.set_event_loop(asyncio.new_event_loop())
     cloud = _CloudMocks(region=str(config.get("aws:region") or DEFAULT_REGION))
     monitor = _RecordingMonitor(cloud)
