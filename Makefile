@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup artifacts rehearse test bench preview fleet preflight cost handouts lock clean
+.PHONY: setup lint artifacts rehearse test bench preview fleet preflight cost handouts lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ artifacts: setup  ## build the data set, the baseline model and the notebooks th
 
 rehearse: setup  ## the whole event on this machine, on an AWS emulator (see rehearsal.yaml)
 	$(PY) -m rehearsal
+
+lint: setup  ## ruff over the whole tree (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 test: setup  ## run the whole test suite
 	$(PY) -m pytest -q

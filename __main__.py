@@ -5,9 +5,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.event_end import EndingParticipant, EventEnd, EventEndArgs
 from access import codes as join_codes
 from components.console_access import ConsoleAccess, ConsoleAccessArgs
+from components.event_end import EndingParticipant, EventEnd, EventEndArgs
 from components.inference_api import InferenceApi, InferenceApiArgs
 from components.live_inference import LiveInference, LiveInferenceArgs
 from components.live_scoring import (
@@ -19,13 +19,13 @@ from components.live_scoring import (
 from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs, rmse_alarm_name
 from components.parts.providers import event_provider, participant_provider
+from components.portal import Portal, PortalArgs, PortalParticipant
 from components.retraining import (
     Retraining,
     RetrainingArgs,
     RetrainingTable,
     function_name,
 )
-from components.portal import Portal, PortalArgs, PortalParticipant
 from components.sample_collection import SampleCollection, SampleCollectionArgs
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from components.inference_api import (RESOURCE_PATH, STAGE_VARIABLE, ApiTarget, InferenceApi,
-                                      InferenceApiArgs, method_arn)
+from components.inference_api import (
+    RESOURCE_PATH,
+    STAGE_VARIABLE,
+    ApiTarget,
+    InferenceApi,
+    InferenceApiArgs,
+    method_arn,
+)
 from components.parts import iam
 from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of, invoke_of
 from event.config import InferenceConfig, LogsConfig
-from handlers import live_inference
 from event.names import ParticipantNames
+from handlers import live_inference
 
 INFERENCE_TIMEOUT_SECONDS = 10
 
@@ -33,7 +38,7 @@ INFERENCE_TIMEOUT_SECONDS = 10
 class LiveInferenceArgs:
     names: ParticipantNames
     region: str
-    shared_api: Optional[ApiTarget]  # None: the participant gets an API of their own
+    shared_api: ApiTarget | None  # None: the participant gets an API of their own
     inference: InferenceConfig
     logs: LogsConfig
     # The participant's roles that may call their own stage (their notebook's, their console's).

@@ -11,8 +11,8 @@ from that account, so the queue's policy lets exactly their collection roles sen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws

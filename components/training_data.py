@@ -17,9 +17,9 @@ data set (about 100 MB) is uploaded and stored once, not 100 times (10 GB), and 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws

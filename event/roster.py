@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from anyascii import anyascii
@@ -30,8 +30,8 @@ ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 class Participant:
     id: str
     name: str
-    email: Optional[str] = None
-    account: Optional[str] = None
+    email: str | None = None
+    account: str | None = None
 
 
 class RosterError(ValueError):
@@ -70,7 +70,7 @@ def _check_account(label: str, account: Any) -> list[str]:
     return []
 
 
-def _entry_id(label: str, entry: dict, problems: list[str]) -> Optional[str]:
+def _entry_id(label: str, entry: dict, problems: list[str]) -> str | None:
     if "id" in entry:
         given = entry["id"]
         if not isinstance(given, str) or not ID_PATTERN.match(given):
@@ -86,7 +86,7 @@ def _entry_id(label: str, entry: dict, problems: list[str]) -> Optional[str]:
     return derived
 
 
-def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> Optional[Participant]:
+def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> Participant | None:
     label = _label(position, entry)
     if not isinstance(entry, dict):
         problems.append(f"{label}: must be a mapping with at least a 'name', got {entry!r}")
@@ -119,7 +119,7 @@ def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> 
     return Participant(participant_id, name.strip(), email, account)
 
 
-def _duplicate_problems(entries: list[tuple[int, Any, Optional[str]]]) -> list[str]:
+def _duplicate_problems(entries: list[tuple[int, Any, str | None]]) -> list[str]:
     by_id: dict[str, list[str]] = {}
     for position, entry, participant_id in entries:
         if participant_id:
@@ -131,7 +131,7 @@ def _duplicate_problems(entries: list[tuple[int, Any, Optional[str]]]) -> list[s
     ]
 
 
-def _candidate_id(entry: Any) -> Optional[str]:
+def _candidate_id(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return None
     if isinstance(entry.get("id"), str):

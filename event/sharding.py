@@ -10,7 +10,7 @@ into their own account get an API of their own there and are not packed.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from event.roster import Participant
 

@@ -297,7 +297,7 @@ class Fleet:
             listener.state(action if attempt == 1 else f"{action} (attempt {attempt})")
             try:
                 value = operation(spec, listener)
-            except Exception as error:  # noqa: BLE001 -- isolation: a stack's failure is its own result
+            except Exception as error:
                 summary = error_summary(error)
                 retryable = is_transient(error) and attempt < self.retry.attempts
                 if not retryable:

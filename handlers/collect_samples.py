@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -48,7 +49,7 @@ class DeliveryError(RuntimeError):
 @dataclass(frozen=True)
 class Settings(Environment):
     delivery_stream_name: str  # the participant's Firehose stream
-    participant: Optional[str] = None  # for the log line
+    participant: str | None = None  # for the log line
 
 
 def firehose_client():
@@ -104,7 +105,7 @@ def _put_once(client, stream: str, rows: list[bytes]) -> list[bytes]:
 
 
 def deliver(stream: str, rows: list[str], client=None,
-            sleep: Optional[Callable[[float], None]] = None,
+            sleep: Callable[[float], None] | None = None,
             remaining_ms: Callable[[], float] = lambda: float("inf")) -> int:
     """Put rows on the stream, retrying rejected ones while there is time for another
     attempt; return the attempts it took, or raise DeliveryError saying what is left."""
@@ -132,11 +133,11 @@ def deliver(stream: str, rows: list[str], client=None,
                         f"samples after {MAX_ATTEMPTS} attempts")
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
+def handler(event: dict, context: Any | None = None) -> dict:
     return handle(event, Settings.from_environment(os.environ), context=context)
 
 
-def handle(event: dict, settings: Settings, client=None, context: Optional[Any] = None) -> dict:
+def handle(event: dict, settings: Settings, client=None, context: Any | None = None) -> dict:
     """One SNS invocation, for the function whose settings are `settings`."""
     stream = settings.delivery_stream_name
     rows, seen, rejected, duplicates = [], set(), 0, 0

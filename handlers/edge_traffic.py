@@ -177,7 +177,7 @@ class Shard:
             outcome, error = classify(status, body, sample.duration)
         except TimeoutError:
             outcome, error = "timeout", None
-        except Exception as failure:  # noqa: BLE001 -- any fetch failure is this participant's
+        except Exception as failure:
             outcome, error = "unreachable", None
             if not isinstance(failure, Unreachable):
                 log("fetch_failed", participant=target["participant"],
@@ -266,7 +266,7 @@ def flush(table, minute: str, aggregates: dict[str, dict], expires: int,
             results[participant] = "written" if written else "duplicate"
             if not written:
                 log("flush_duplicate", participant=participant, minute=minute, run=run_id)
-        except Exception as error:  # noqa: BLE001 -- one participant's failure stays theirs
+        except Exception as error:
             results[participant] = "failed"
             log("flush_failed", participant=participant, minute=minute,
                 error=type(error).__name__, reason=str(error)[:200])
@@ -306,7 +306,7 @@ def emit_metrics(event: str, aggregates: dict[str, dict], timestamp_ms: int) -> 
     for participant, aggregate in aggregates.items():
         try:
             print(metrics_line(event, participant, aggregate, timestamp_ms), flush=True)
-        except Exception as error:  # noqa: BLE001 -- one line lost, not the others
+        except Exception as error:
             failed += 1
             log("metrics_failed", participant=participant, error=type(error).__name__)
     return failed

@@ -13,9 +13,10 @@ import hashlib
 import math
 import random
 from bisect import bisect
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import accumulate
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 COLUMNS = (
     "duration",
@@ -237,8 +238,8 @@ def _generate(n: int, seed: int, behaviour: Profile, profile: str) -> list[Sampl
     quantity = _choices(rng, range(1, 10), QUANTITY_SHARE, n)
     density = [math.exp(gauss(behaviour.density_log_mean, 0.6)) for _ in range(n)]  # g/mm^3
     weight = [
-        _clamp_round(l * w * h * d, 5, 30_000)
-        for l, w, h, d in zip(length, width, height, density)
+        _clamp_round(long * w * h * d, 5, 30_000)
+        for long, w, h, d in zip(length, width, height, density)
     ]
     location = _choices(rng, BIN_LOCATIONS, (1,) * 5, n)
     bin_width = _choices(rng, BIN_WIDTHS, (1,) * 5, n)

@@ -18,8 +18,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -57,7 +58,7 @@ class Failure(Exception):
 @dataclass(frozen=True)
 class Settings(Environment):
     endpoint_name: str  # the participant's SageMaker endpoint
-    participant: Optional[str] = None  # for the log line
+    participant: str | None = None  # for the log line
 
 
 def runtime_client():
@@ -202,7 +203,7 @@ def handle(event: Mapping[str, Any], settings: Settings, client=None,
         status, outcome, payload = 200, "ok", {"duration_ms": duration}
     except Failure as failure:
         status, outcome, payload = failure.status, failure.outcome, {"error": failure.message}
-    except Exception as error:  # noqa: BLE001 -- a message and a log line, never a traceback
+    except Exception as error:
         status, outcome = 500, "internal_error"
         payload = {"error": f"the inference function failed ({type(error).__name__})"}
     log("inference", participant=participant, endpoint=endpoint, status=status, outcome=outcome,
@@ -210,5 +211,5 @@ def handle(event: Mapping[str, Any], settings: Settings, client=None,
     return respond(status, payload)
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
+def handler(event: dict, context: Any | None = None) -> dict:
     return handle(event, Settings.from_environment(os.environ))

@@ -675,7 +675,7 @@ class Portal:
             response = json_response(503, {"message": "The portal is not ready; please tell "
                                                       "the organizer."})
             outcome = "directory_error"
-        except Exception as error:  # noqa: BLE001 -- never a traceback to a visitor
+        except Exception as error:
             log("portal_failure", route=context["route"], error=type(error).__name__)
             response = json_response(500, {"message": "Something went wrong; try again."})
             outcome = "failure"

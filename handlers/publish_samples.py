@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.config import Config
 
@@ -70,15 +71,15 @@ def publish_batch(client, topic_arn: str, samples: list, sleep=time.sleep) -> in
     return len(pending)
 
 
-def _remaining_ms(context: Optional[Any]) -> float:
+def _remaining_ms(context: Any | None) -> float:
     return context.get_remaining_time_in_millis() if context else float("inf")
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
+def handler(event: dict, context: Any | None = None) -> dict:
     return handle(event, Settings.from_environment(os.environ), context)
 
 
-def handle(event: dict, settings: Settings, context: Optional[Any] = None, client=None,
+def handle(event: dict, settings: Settings, context: Any | None = None, client=None,
            clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> dict:
     """One scheduled run, for the function whose settings are `settings`."""
@@ -86,7 +87,7 @@ def handle(event: dict, settings: Settings, context: Optional[Any] = None, clien
     topic_arn = settings.sample_topic_arn
     rate, period = settings.samples_per_second, settings.period_seconds
     scheduled = str((event or {}).get("time", "manual"))
-    profile = fc_samples.profile_at(datetime.now(timezone.utc), settings.drift_start,
+    profile = fc_samples.profile_at(datetime.now(UTC), settings.drift_start,
                                     settings.drift_profile)
     samples = fc_samples.generate(rate * period, seed=run_seed(settings.feed_seed,
                                                                scheduled), profile=profile)

@@ -57,7 +57,7 @@ class SecretCache:
                 return self._cached[1]
             try:
                 response = self._client_factory().get_secret_value(SecretId=arn)
-            except Exception as error:  # noqa: BLE001 -- ClientError and connection errors alike
+            except Exception as error:
                 raise SecretError(f"cannot read the scoring secret: {type(error).__name__}") \
                     from None
             value = response.get("SecretBinary") or response.get("SecretString", "").encode()

@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SESSIONS_URL = "https://localhost:8443/api/sessions"
 METADATA = "/opt/ml/metadata/resource-metadata.json"
@@ -18,7 +18,7 @@ METADATA = "/opt/ml/metadata/resource-metadata.json"
 
 def parse_time(text):
     return datetime.strptime(text.split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=timezone.utc)
+        tzinfo=UTC)
 
 
 def idle_minutes(sessions, now):
@@ -57,7 +57,7 @@ def main(argv):
     parser.add_argument("--aws", default="aws")
     options = parser.parse_args(argv)
     limit = options.idle_minutes
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if not should_stop(fetch_sessions(), now, limit, uptime_minutes()):
         return 0
     with open(METADATA) as metadata:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 HERE = Path(__file__).resolve().parent
 # The SDK the notebooks are written for (notebooks/workshop.py states it).

@@ -12,7 +12,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -126,7 +126,7 @@ def training_data(settings: dict, include_collected: bool = False) -> str:
     if not include_collected:
         return dataset_uri(settings, "TrainSamples.csv")
     s3 = session(settings).client("s3")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     prefix = f"training-input/{stamp}/"
     s3.copy_object(Bucket=settings["bucket"], Key=prefix + "TrainSamples.csv",
                    CopySource={"Bucket": settings["shared_bucket"],
@@ -192,8 +192,7 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
           instance_type: str = "ml.m5.xlarge", logs: bool = True) -> TrainingResult:
     """Train one built-in algorithm on your data and report its RMSE in ms."""
     from sagemaker.core.helper.session_helper import Session
-    from sagemaker.core.training.configs import (Compute, InputData, OutputDataConfig,
-                                                 StoppingCondition)
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, StoppingCondition
     from sagemaker.train import ModelTrainer
 
     hp = check_hyperparameters(algorithm, values)
@@ -226,7 +225,8 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
         ], wait=True, logs=logs)
     except Exception as error:
         if _error_code(error) == "ResourceLimitExceeded":
-            raise RuntimeError(_capacity_message(instance_type, settings["training_instance_types"].split(","))) from None
+            allowed = settings["training_instance_types"].split(",")
+            raise RuntimeError(_capacity_message(instance_type, allowed)) from None
         raise
     job = trainer._latest_training_job
     job.refresh()

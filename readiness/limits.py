@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from handlers import edge_traffic
 from event.names import ParticipantNames
+from handlers import edge_traffic
 from readiness import api_models
 from readiness.program import SCHEDULE, Placement, function_settings, physical_name, placements, scheduled
 from tools.mock_program import Declared, Program

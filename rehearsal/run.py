@@ -14,15 +14,16 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import numpy as np
 import yaml
 
+from event.roster import slugify
 from handlers import edge_traffic, fc_samples, publish_samples
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
 from rehearsal.endpoints import Deployed
@@ -30,10 +31,9 @@ from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from rehearsal.validation import check
 from rehearsal.world import World, participant_of, provision, rehearsed_account
-from event.roster import slugify
 from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
-from training.build import build_for_config
 from training import dataset, local
+from training.build import build_for_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
@@ -45,8 +45,8 @@ class Participant:
     name: str
     algorithm: str
     hyperparameters: dict
-    fault: Optional[str] = None
-    retraining: Optional[str] = None  # "auto": the retraining loop runs after the drift
+    fault: str | None = None
+    retraining: str | None = None  # "auto": the retraining loop runs after the drift
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Settings:
     traffic_runs: int = 3
     run_seconds: int = 20
     requests_per_second: int = 5
-    drift_from_run: Optional[int] = None  # runs from this one on see the drifted FC
+    drift_from_run: int | None = None  # runs from this one on see the drifted FC
     min_successes: int = 20
 
 
@@ -168,9 +168,9 @@ def ids(settings: Settings) -> list[str]:
     return [slugify(p.name) for p in settings.participants]
 
 
-def scheduled_event(payload: Optional[dict]) -> dict:
+def scheduled_event(payload: dict | None) -> dict:
     """What EventBridge Scheduler hands the target: its input, context attributes filled in."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.loads(json.dumps(payload or {}).replace("<aws.scheduler.scheduled-time>", now))
 
 
@@ -275,7 +275,7 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}", timeout)
 
     secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
-    this_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    this_minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
@@ -291,11 +291,13 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
             # Each compressed run stands for its own minute: its own period and samples.
-            summaries = list(shards.map(lambda t: edge_traffic.handle(
-                {**t[1], "time": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")}, replace(
-                    t[0], period_seconds=settings.run_seconds, scoring_secret_arn=secret_arn,
-                    drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-                    if drifted else ""), fetcher=fetcher), targets))
+            drift_start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat() if drifted else ""
+            minute = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
+            summaries = list(shards.map(lambda t, minute=minute, drift_start=drift_start:
+                                        edge_traffic.handle({**t[1], "time": minute}, replace(
+                                            t[0], period_seconds=settings.run_seconds,
+                                            scoring_secret_arn=secret_arn, drift_start=drift_start),
+                                            fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
@@ -307,7 +309,7 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
                       endpoints, delta, steal_share(cpu_before, cpu_times()))
         outcome.loads.append(load)
         board = leaderboard.code().build(table, leaderboard.settings(),
-                                         datetime.now(timezone.utc))
+                                         datetime.now(UTC))
         ranking = "  ".join(f"{r['rank'] or '-'}. {r['participant']} "
                             f"{'-' if r['window_rmse'] is None else format(r['window_rmse'], ',.0f')}"
                             for r in board["rows"])
@@ -320,7 +322,7 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             after_run(run)
     client.close()
     outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
-                                                   datetime.now(timezone.utc))
+                                                   datetime.now(UTC))
 
 
 def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, world: World) -> int:
@@ -443,6 +445,7 @@ def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
+
     from handlers import scoring
     runs = range(1, len(outcome.runs) + 1)
     figure, (rmse_axis, error_axis) = pyplot.subplots(1, 2, figsize=(12, 4.5))
@@ -496,7 +499,7 @@ def retraining_phase(world: World, settings: Settings, outcome: Outcome,
 
 
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
-             progress: Optional[Progress] = None, machine_overhead_s: float = 0.0) -> int:
+             progress: Progress | None = None, machine_overhead_s: float = 0.0) -> int:
     """Run the whole event; the exit code is non-zero if any sample was lost or any
     participant could not get in through their join link.
 
@@ -509,7 +512,7 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
     out.mkdir(parents=True, exist_ok=True)
     outcome = Outcome()
     keep = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")}
-    handler_output = open(out / "lambda.log", "w")
+    handler_output = open(out / "lambda.log", "w")  # noqa: SIM115 (closed in the finally below)
     try:
         os.environ.update(MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION="us-east-1",
                           AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal")

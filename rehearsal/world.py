@@ -16,8 +16,8 @@ import importlib
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import boto3
 from botocore.exceptions import ClientError
@@ -118,10 +118,10 @@ class World:
         return boto3.client("secretsmanager").create_secret(
             Name="rehearsal-scoring-secret", SecretString=secrets.token_hex(32))["ARN"]
 
-    def by_name(self, name: str) -> Optional[Function]:
+    def by_name(self, name: str) -> Function | None:
         return next((f for f in self.functions.values() if f.name == name), None)
 
-    def scheduled(self) -> list[tuple[Declared, Function, Optional[dict]]]:
+    def scheduled(self) -> list[tuple[Declared, Function, dict | None]]:
         """(schedule, function, constant input) for every scheduled invocation."""
         from readiness.program import scheduled
 

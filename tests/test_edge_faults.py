@@ -238,7 +238,8 @@ def test_a_metric_line_that_cannot_be_written_costs_only_that_participant(capsys
 
 
 def test_a_duplicated_run_of_a_minute_is_ignored(table):
-    fetch = lambda url, t: (200, b'{"duration_ms": 6000}')
+    def fetch(url, t):
+        return (200, b'{"duration_ms": 6000}')
     first = edge_traffic.handle(shard_event("ada"), SETTINGS, table=table, fetcher=fetch,
                                 secret=SECRET)
     again = edge_traffic.handle({**shard_event("ada"), "id": "other-delivery"}, SETTINGS,

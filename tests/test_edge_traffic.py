@@ -1,13 +1,14 @@
 """The FC edge: paced traffic to stub participants on 127.0.0.1, exact aggregates,
 isolation from slow and dead participants, and the aggregated writes."""
 
+import itertools
 import json
 import math
 import socket
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -127,7 +128,7 @@ def test_a_stuck_participant_never_has_more_than_its_share_in_flight():
 
 
 def test_slow_and_dead_participants_do_not_slow_the_others(stubs):
-    _, alone, alone_seconds, _, _ = run_shard(stubs, ["healthy"])
+    _, _alone, _alone_seconds, _, _ = run_shard(stubs, ["healthy"])
     solo = list(Stubs.arrivals["healthy"])
     Stubs.arrivals.clear()
     _, mixed, mixed_seconds, _, _ = run_shard(
@@ -136,7 +137,7 @@ def test_slow_and_dead_participants_do_not_slow_the_others(stubs):
     assert len(together) == len(solo) == RATE * PERIOD
     assert mixed["healthy"]["successes"] == RATE * PERIOD
     # the same spread over the period: every request arrived within the run, evenly
-    gaps = [b - a for a, b in zip(together, together[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(together)]
     assert max(gaps) < 1 / RATE + 0.15
     assert together[-1] - together[0] == pytest.approx(PERIOD - 1 / RATE, abs=0.3)
     assert mixed_seconds < PERIOD + TIMEOUT_S + 0.5
@@ -261,8 +262,8 @@ def test_the_handler_scores_a_shard_and_emits_metrics(table, capsys):
 
 def test_drift_switches_the_generator_at_its_start():
     start = "2026-11-26T11:00:00Z"
-    before = datetime(2026, 11, 26, 10, 59, tzinfo=timezone.utc)
-    after = datetime(2026, 11, 26, 11, 0, tzinfo=timezone.utc)
+    before = datetime(2026, 11, 26, 10, 59, tzinfo=UTC)
+    after = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
     assert fc_samples.profile_at(before, start, fc_samples.PEAK_SEASON) == fc_samples.NORMAL
     assert fc_samples.profile_at(after, start, fc_samples.PEAK_SEASON) == fc_samples.PEAK_SEASON
     assert fc_samples.profile_at(after, "", fc_samples.PEAK_SEASON) == fc_samples.NORMAL

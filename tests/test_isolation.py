@@ -18,6 +18,7 @@ import yaml
 
 from components.model_training import METRIC_ACTIONS
 from event.names import ParticipantNames
+from handlers import edge_traffic
 from tests.kit import (
     DEFAULT_CONFIG,
     METHOD,
@@ -243,10 +244,10 @@ def test_the_scoring_secret_is_random_kept_across_updates_and_shown_nowhere(decl
                                                  if r is not version], default=str)
     assert value not in elsewhere
     edge = declared.named("aim368-fc-edge", "aws:lambda/function:Function")
-    variables = edge.inputs["environment"]["variables"]
+    settings = edge_traffic.Settings.from_environment(edge.inputs["environment"]["variables"])
     secret = declared.named("aim368-scoring-secret")
-    assert variables["SCORING_SECRET_ARN"] == secret.state["arn"]
-    assert variables["SIGN_REQUESTS"] == "true"
+    assert settings.scoring_secret_arn == secret.state["arn"]
+    assert settings.sign_requests is True
 
 
 def test_a_second_evaluation_draws_a_different_candidate_that_is_never_applied(tmp_path):

@@ -88,7 +88,7 @@ def test_the_cache_key_is_what_the_handler_reads():
     event = {"rawQueryString": "me=ada&view=list&utm=x"}
     assert leaderboard.view_of(event) == ("list", "ada")
     assert set(leaderboard_front.PAGE_QUERY_STRINGS) == {"me", "view"}
-    assert leaderboard_front.CACHE_TTL_SECONDS == leaderboard.Settings.result_ttl_seconds
+    assert leaderboard.Settings.result_ttl_seconds == leaderboard_front.CACHE_TTL_SECONDS
 
 
 def test_the_leaderboard_url_is_the_distributions(program):

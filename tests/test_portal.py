@@ -327,7 +327,8 @@ def test_the_status_reports_samples_endpoint_score_and_errors_of_this_participan
         "EndpointConfigName": "aim368-ada-config-1", "EndpointStatus": "InService",
         "CreationTime": NOW, "LastModifiedTime": NOW}, {"EndpointName": "aim368-ada-endpoint"})
     stub.add_response("describe_endpoint_config", {
-        "EndpointConfigName": "aim368-ada-config-1", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/y",
+        "EndpointConfigName": "aim368-ada-config-1",
+        "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/y",
         "CreationTime": NOW, "ProductionVariants": [
             {"VariantName": "main", "ModelName": "aim368-ada-xgb-20261126"}]},
         {"EndpointConfigName": "aim368-ada-config-1"})

@@ -342,7 +342,7 @@ def test_the_event_name_prefixes_everything(program):
 
 
 def test_every_pulumi_yaml_setting_has_a_rule_and_a_typed_section_field_and_vice_versa():
-    from event.config import RULES, section_fields, schema_problems
+    from event.config import RULES, schema_problems, section_fields
     schema = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
     kinds = {str: "string", int: "integer", bool: "boolean"}
     assert schema_problems(schema) == []

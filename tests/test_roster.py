@@ -201,7 +201,8 @@ def test_every_problem_is_reported_at_once():
     ])
     assert len(problems) == 4
     assert [p.split(":")[0] for p in problems] == [
-        "entry 1 ('Ann')", "entry 2 ('???')", "entry 4 ('Cy')", "entry 1 ('Ann') and entry 3 ('Ann') share the id 'ann'; give them distinct 'id's"]
+        "entry 1 ('Ann')", "entry 2 ('???')", "entry 4 ('Cy')",
+        "entry 1 ('Ann') and entry 3 ('Ann') share the id 'ann'; give them distinct 'id's"]
 
 
 def test_the_error_message_lists_the_file_and_every_problem(tmp_path):

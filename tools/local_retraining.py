@@ -95,7 +95,7 @@ class LocalLambda(LoopbackServer):
                                       {"x-amzn-ErrorType": "ResourceNotFoundException"})
                 try:
                     result = function(json.loads(payload or b"{}"))
-                except Exception as error:  # noqa: BLE001 - reported the way Lambda does
+                except Exception as error:
                     return self._send(200, {"errorMessage": str(error),
                                             "errorType": type(error).__name__},
                                       {"X-Amz-Function-Error": "Unhandled"})

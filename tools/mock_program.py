@@ -14,7 +14,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -118,7 +118,7 @@ class Program:
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
 
-    def named(self, name: str, type_token: Optional[str] = None) -> Declared:
+    def named(self, name: str, type_token: str | None = None) -> Declared:
         found = [r for r in self.resources
                  if r.name == name and (type_token is None or r.type == type_token)]
         if len(found) != 1:
@@ -155,7 +155,7 @@ class _CloudMocks(pulumi_mocks.Mocks):
         self.region = region
         self.provider_accounts: dict[str, str] = {}
 
-    def _account(self, provider: Optional[str]) -> str:
+    def _account(self, provider: str | None) -> str:
         urn = provider.rsplit("::", 1)[0] if provider else ""
         return self.provider_accounts.get(urn, ACCOUNT)
 
@@ -285,7 +285,8 @@ def run_program(config: dict[str, str], stack: str = "test",
                                    for k, v in config.items()})
     pulumi_mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     reset_stack()  # set_mocks made a stack of its own; run_in_stack makes the real one
-    run: Callable[[], Any] = lambda: runpy.run_path(str(program), run_name="__main__")
+    def run() -> Any:
+        return runpy.run_path(str(program), run_name="__main__")
     sync_await(run_in_stack(run))
     return monitor.program
 
