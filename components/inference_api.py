@@ -6,7 +6,7 @@ missing one before any Lambda runs) and proxies to the Lambda that the calling s
 
 The method requires SigV4 (AWS_IAM): only principals granted `execute-api:Invoke` on a
 stage reach its Lambda -- the FC edge on every stage, each participant on their own
-(docs/isolation.md). An API in a participant's own account also carries a resource
+(README, "Isolation between participants"). An API in a participant's own account also carries a resource
 policy naming the edge's role, since a caller from another account needs both.
 """
 

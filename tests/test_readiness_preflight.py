@@ -13,7 +13,7 @@ from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
 from tools.mock_program import Declared, Program
 
 # What the current components get wrong, reported until the component fix lands (see
-# docs/readiness.md): the retired notebook platform. (ml.c5.large among the training types
+# the README's preflight section): the retired notebook platform. (ml.c5.large among the training types
 # is gone since training and hosting types are separate lists.)
 RETIRED_PLATFORM = "platformIdentifier"
 TRAINING_GRANT = "allows sagemaker:CreateTrainingJob on ml.c5.large"
