@@ -312,15 +312,21 @@ def test_console_views_of_one_participant_never_cover_anothers_resources(declare
     assert crossings(views, declared) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The SageMaker role's statements (components/model_training.py), which the console role "
-    "reuses: training jobs, models and endpoint configurations named <event>-<id>-* cover "
-    "<event>-<id>-more-*, and /aws/sagemaker/TrainingJobs* (DescribeLogStreams) covers "
-    "everyone's job log streams. Branch b11i rewrites them; remove this marker when it "
-    "lands: the test must then pass."))
+# CloudWatch Logs scopes CreateLogStream and DescribeLogStreams to a log group, not a stream,
+# and SageMaker writes every training job's and notebook's streams into the account's shared
+# /aws/sagemaker/TrainingJobs and /aws/sagemaker/NotebookInstances groups: a role may list
+# (never read or write) other participants' stream names there. Nothing else may cross.
+SHARED_SAGEMAKER_LOG_GROUPS = ("log-group:/aws/sagemaker/TrainingJobs:*",
+                               "log-group:/aws/sagemaker/NotebookInstances:*")
+
+
 def test_no_console_role_policy_covers_another_participants_resources(declared):
     """Every statement every console role gets, ada vs ada-lovelace included."""
-    assert crossings(console_policies(declared), declared) == []
+    found = crossings(console_policies(declared), declared)
+    beyond_logs = [c for c in found
+                   if not any(f"{group} covers" in c for group in SHARED_SAGEMAKER_LOG_GROUPS)]
+    assert beyond_logs == []
+    assert found, "the shared SageMaker log groups' listing is the one known crossing"
 
 
 def test_console_roles_grant_any_resource_only_for_actions_iam_cannot_scope(declared):
