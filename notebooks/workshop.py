@@ -285,7 +285,15 @@ def running_jobs(settings: dict, sagemaker=None) -> list[str]:
 def refuse_too_many_jobs(settings: dict, sagemaker=None) -> None:
     """At most `max_training_jobs` of your jobs at once: everyone shares the account's quota."""
     limit = int(settings.get("max_training_jobs", 1))
-    running = running_jobs(settings, sagemaker)
+    try:
+        running = running_jobs(settings, sagemaker)
+    except Exception as error:
+        if _error_code(error) not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        # ListTrainingJobs has no resource-level permission; a role without it cannot count.
+        print("note: cannot count your running training jobs (your role may not list them); "
+              "SageMaker's own limits still apply")
+        return
     if len(running) >= limit:
         raise RuntimeError(
             f"You already have {len(running)} training job(s) running ({', '.join(running)}); "

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from event.config import ConfigError, parse_config
+from event.names import ParticipantNames
 from handlers import edge_limits
 
 
@@ -31,8 +32,9 @@ def test_a_target_input_over_eventbridges_limit_is_rejected_with_a_size_that_fit
     [problem] = problems_of(edgeShardSize=50, edgeRequestsPerSecond=1, edgeTimeoutMs=1000)
     assert "EventBridge's 8192" in problem
     fitting = int(problem.rsplit(" ", 1)[1])
-    assert edge_limits.target_input_chars(fitting, 37, "us-east-1") <= 8192 < \
-        edge_limits.target_input_chars(fitting + 1, 37, "us-east-1")
+    longest = ParticipantNames("aim368", "p").max_participant_id_length()  # as the config checks
+    assert edge_limits.target_input_chars(fitting, longest, "us-east-1") <= 8192 < \
+        edge_limits.target_input_chars(fitting + 1, longest, "us-east-1")
 
 
 def test_the_input_estimate_is_what_the_component_serialises():

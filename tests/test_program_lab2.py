@@ -86,6 +86,8 @@ def test_the_lifecycle_writes_the_participants_own_settings(program):
         "training_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.xlarge,ml.c5.2xlarge",
         "hosting_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
         "retraining_function": "aim368-ada-lovelace-retrain",
+        "inference_url": declared.outputs["participants"]["ada-lovelace"]["inference_url"],
+        "leaderboard_url": declared.outputs["leaderboard_url"], "max_training_jobs": "2",
     }
     assert f"s3://{shared_bucket(declared).state['bucket']}/notebooks/" in script
     start = base64.b64decode(lifecycle.inputs["onStart"]).decode()

@@ -29,8 +29,8 @@ def test_preflight_without_credentials_runs_offline_then_says_what_is_missing(
         no_credentials, capsys):
     assert main(["preflight", "--participants", "2", "--config", "datasetSamples=2000"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
-    # the two notebooks' retired platform (training and hosting types no longer mix)
-    assert out[-2].startswith("preflight: 2 problem(s) in ")
+    # nothing left on the default config: AL2023 notebooks, separate training/hosting types
+    assert out[-2].startswith("preflight: 0 problem(s) in ")
     assert out[-1].startswith("quota check not run: no AWS credentials found")
 
 

@@ -48,6 +48,16 @@ def test_a_participant_at_the_limit_is_refused_with_what_to_do():
     workshop.refuse_too_many_jobs(SETTINGS, jobs_client("aim368-ada-xgb-1"))  # one: fine
 
 
+def test_a_role_that_cannot_list_jobs_does_not_block_training(capsys):
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_client_error("list_training_jobs", "AccessDeniedException")
+    stubber.activate()
+    workshop.refuse_too_many_jobs(SETTINGS, client)
+    assert "cannot count your running training jobs" in capsys.readouterr().out
+
+
 def test_resource_limit_exceeded_becomes_a_sentence_even_when_wrapped():
     error = ClientError({"Error": {"Code": "ResourceLimitExceeded", "Message": "quota"}},
                         "CreateTrainingJob")
