@@ -154,4 +154,4 @@ def test_the_retraining_loop_is_off_by_default_and_its_settings_are_checked_toge
     assert [p.split("=")[0] for p in problems] == [
         "retrainingMarginPercent", "retrainingWindowMinutes", "retrainingSchedule",
         "retrainingTrainingInstanceType"]
-    assert "must be one of allowedInstanceTypes" in problems[-1]
+    assert "must be one of trainingInstanceTypes" in problems[-1]

@@ -68,7 +68,7 @@ def test_a_request_reads_only_the_open_minutes_once_warm(table):
 def test_one_build_serves_every_request_for_its_ttl(table):
     edge_traffic.flush(table, minute(0), {"ada": scored(30, 300.0)}, 1)
     get(table)
-    edge_traffic.flush(table, minute(0), {"ada": scored(30, 300.0)}, 1)
+    edge_traffic.flush(table, minute(1), {"ada": scored(30, 300.0)}, 1)  # the next minute's run
     shared = json.loads(get(table, "/leaderboard.json", now=NOW + timedelta(seconds=2))["body"])
     fresh = json.loads(get(table, "/leaderboard.json", now=NOW + timedelta(seconds=6))["body"])
     ada = [{r["participant"]: r for r in d["rows"]}["ada"]["requests"] for d in (shared, fresh)]
