@@ -125,6 +125,7 @@ for participant in roster:
                        baseline_model_key=training_data.baseline_model_key,
                        rmse_alarm_name=rmse_alarm_name(event, participant.id),
                        allowed_instance_types=config.endpoint.training_types,
+                       hosting_instance_types=config.endpoint.hosting_types,
                        retraining=config.retraining, logs=config.logs),
         opts=opts)
     ending.append(EndingParticipant(names.prefix, lab2.notebook_name, lab2.notebook_arn,

@@ -27,6 +27,8 @@ REQUIRED = (
     ("pulumi.runtime.settings", "SETTINGS", "outputs"),
     ("pulumi.runtime.sync_await", "_sync_await", "__call__"),
     ("pulumi.runtime.rpc", "deserialize_properties", "__call__"),  # the monitor's wire format
+    ("pulumi.runtime.rpc", "_special_sig_key", "__len__"),  # how a secret is marked on the wire
+    ("pulumi.runtime.rpc", "_special_secret_sig", "__len__"),
 )
 
 
@@ -77,3 +79,10 @@ def sync_await(awaitable: Awaitable[T]) -> T:
 def deserialize_properties(struct: Any) -> Any:
     """A registration's properties (a protobuf Struct) as Python values, as the engine sees them."""
     return _symbol("pulumi.runtime.rpc", "deserialize_properties")(struct)
+
+
+def is_wire_secret(value: Any) -> bool:
+    """Whether a registered property arrived marked secret (so the engine encrypts it in the state)."""
+    return (isinstance(value, dict)
+            and value.get(_symbol("pulumi.runtime.rpc", "_special_sig_key"))
+            == _symbol("pulumi.runtime.rpc", "_special_secret_sig"))
