@@ -188,9 +188,8 @@ class LiveScoring(pulumi.ComponentResource):
         for index, group in enumerate(shards(args.participants, args.edge.shard_size)):
             schedule.every_minute(
                 f"{args.event}-fc-edge-shard-{index + 1:02d}", self._edge, role,
-                pulumi.Output.json_dumps({
-                    "shard": index,
-                    "targets": [{"participant": p.id, "url": p.url} for p in group]}),
+                pulumi.Output.json_dumps(edge_limits.shard_input(
+                    index, [{"participant": p.id, "url": p.url} for p in group])),
                 bounds, "Runs the FC edge's traffic for one shard, inside the event's window",
                 self)
 

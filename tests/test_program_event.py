@@ -41,7 +41,8 @@ def test_each_shard_names_its_participants_live_inference_urls(program):
     declared = program(roster(3), edgeShardSize=2)
     urls = {p: o["inference_url"] for p, o in declared.outputs["participants"].items()}
     first, second = (json.loads(t.inputs["input"]) for t in targets(declared))
-    assert first == {"shard": 0, "targets": [
+    # The scheduled time (a Scheduler context attribute) names the minute a run scores.
+    assert first == {"shard": 0, "time": "<aws.scheduler.scheduled-time>", "targets": [
         {"participant": "participant-000", "url": urls["participant-000"]},
         {"participant": "participant-001", "url": urls["participant-001"]}]}
     assert second["shard"] == 1 and second["targets"][0]["url"].endswith(
