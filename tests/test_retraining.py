@@ -18,12 +18,15 @@ from moto import mock_aws
 
 from handlers import (
     fc_samples,
+    leaderboard,
     retraining,
     retraining_data,
     retraining_events,
     served_model,
 )
 from handlers.retraining_events import BadEvent, Who
+from tests.kit import create_scores_table
+from tests.test_leaderboard import NOW, SETTINGS
 from tools import local_sagemaker
 from tools.local_retraining import LocalLoop
 from tools.local_sagemaker import EmulatedRuntime, emulate_sagemaker
@@ -442,3 +445,26 @@ def test_own_job_and_alarm_events_always_parse(status, stamp, reason):
                                                 "state": {"value": "ALARM", "reason": reason}}},
                                     WHO)
     assert alarm.kind == "alarm"
+
+
+def test_the_leaderboard_marks_a_promotion_and_not_a_kept_candidate(world):
+    """The loop's own attempt items, as the leaderboard reads them (one Scan)."""
+    loops, s3, _, table, _ = world
+    put_samples(s3, names("ada-lovelace")["bucket"],
+                fc_samples.generate(3000, 12, "peak-season"), datetime.now(UTC), "stream-0")
+    loops["ada"].invoke({"action": "start"})
+    local_sagemaker.JOB_FAULTS["aim368-ada-lovelace--rt-"] = "bad-model"
+    loops["ada-lovelace"].invoke({"action": "start"})
+    assert [loops[p].responses[-1]["outcome"] for p in IDS] == ["promoted", "kept"]
+    scores = create_scores_table()
+    for participant in IDS:
+        scores.put_item(Item={"minute": "roster", "participant": participant, "name": participant})
+    leaderboard.forget()
+    rows = {r["participant"]: r for r in leaderboard.build(
+        scores, SETTINGS, NOW, retraining=table)["rows"]}
+    judged = loops["ada"].responses[-1]
+    assert rows["ada"]["retrained"] == {
+        "promotions": 1, "last_decision": "promoted",
+        "last_current_rmse": pytest.approx(judged["current_rmse"], abs=1e-6),
+        "last_candidate_rmse": pytest.approx(judged["candidate_rmse"], abs=1e-6)}
+    assert rows["ada-lovelace"]["retrained"] is None
