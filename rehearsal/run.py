@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ import yaml
 
 from event.roster import slugify
 from handlers import edge_traffic, fc_samples, publish_samples
+from rehearsal import teardown
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
 from rehearsal.endpoints import Deployed
 from rehearsal.portal import enter_through_links
@@ -38,6 +40,7 @@ from training.build import build_for_config
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
 SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
+EVENT = "rehearsal"  # the event name the rehearsal declares the program with
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Outcome:
     leaderboard: dict = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # participant -> trained (loop only)
     retraining_lines: list[str] = field(default_factory=list)  # the summary's section
+    teardown: Any = None  # rehearsal.teardown.Teardown, after the final phase
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -364,6 +368,8 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
     lines += outcome.retraining_lines
+    if outcome.teardown is not None:
+        lines += outcome.teardown.lines()
     lines += ["", "Final leaderboard"]
     lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} "
               + _board_status(r["status"], verdicts.get(r["participant"]))
@@ -378,6 +384,10 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     progress.say(text)
     if sum(lost.values()):
         progress.say(f"FAILED: {sum(lost.values())} samples were lost")
+        return 1
+    if outcome.teardown is not None and outcome.teardown.failed:
+        progress.say(f"FAILED: the audit found {len(outcome.teardown.billable)} billable "
+                     "leftovers after the teardown")
         return 1
     return 0
 
@@ -499,12 +509,15 @@ def retraining_phase(world: World, settings: Settings, outcome: Outcome,
 
 
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
-             progress: Progress | None = None, machine_overhead_s: float = 0.0) -> int:
-    """Run the whole event; the exit code is non-zero if any sample was lost or any
-    participant could not get in through their join link.
+             progress: Progress | None = None, machine_overhead_s: float = 0.0,
+             unswept: Collection[str] = ()) -> int:
+    """Run the whole event; the exit code is non-zero if any sample was lost, any
+    participant could not get in through their join link, or the final audit found
+    anything billable left.
 
     `machine_overhead_s` delays every model call by that much, as a starved machine
-    would (to see a saturated rehearsal reported as such).
+    would (to see a saturated rehearsal reported as such). The sweep skips the
+    participants in `unswept` (to see the audit fail on what they left).
     """
     from moto import mock_aws
     check_settings(settings)  # before any phase: every problem at once, not one per run
@@ -538,11 +551,19 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):
                     train_and_deploy(world, settings, runtime, progress, outcome)
+                    sagemaker = teardown.RunningJobs(boto3.client("sagemaker"))
+                    planted = teardown.plant(world, ids(settings), EVENT, sagemaker)
+                    progress.say(f"   the notebooks left {len(planted)} running training jobs "
+                                 "with their models and endpoint configurations")
                 after_run = retraining_phase(world, settings, outcome, runtime, progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
                     traffic(world, settings, api, progress, outcome, runtime, after_run)
             with progress.phase("portal: handouts, then everyone in through their join link"):
                 entered = enter_through_links(world, out, progress.say, "rehearsal")
+            with progress.phase("teardown: sweep, destroy and audit, as `fleet destroy`"):
+                outcome.teardown = teardown.teardown(world, ids(settings), EVENT, sagemaker,
+                                                     unswept)
+                progress.say(f"   audit: {len(outcome.teardown.billable)} billable leftovers")
             with progress.phase("report"):
                 code = report(settings, outcome, progress, out, world)
         return code or (0 if entered.everyone_entered else 1)

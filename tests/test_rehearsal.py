@@ -78,6 +78,16 @@ def test_a_participant_who_never_deploys_and_a_slow_endpoint_leave_the_others_al
                  "offline" not in line and "published" not in line)
     assert slow.split()[1:7] == ["20", "0", "0", "0", "20", "0"]  # all timeouts
     assert never.split()[1:7] == ["20", "0", "0", "20", "0", "0"]  # "not deployed yet": 5xx
+    # The final phase, as `fleet destroy`: every notebook left a running job, its model,
+    # configuration and log stream (ada's loop also her Lab 2 job, model and configuration);
+    # the sweep removes them, destroy the declared resources, and the audit finds nothing
+    # billable (finished jobs stay listed, free; ada's served model outlives the sweep).
+    teardown = summary.split("Teardown (as `fleet destroy`)")[1].split("\n\n")[0]
+    assert "participants' own before the sweep: 15 (6 billable): 3 logs:log-stream, " \
+           "4 sagemaker:endpoint-config, 4 sagemaker:model, 4 sagemaker:training-job" in teardown
+    assert "removed or stopped by the sweep: 12 in 3 sweeps" in teardown
+    assert "audit: nothing billable left (6 free leftovers" in teardown
+    assert "BILLABLE" not in teardown and "skipped" not in teardown
 
 
 def _traffic_row(summary: str, participant: str) -> str:
@@ -115,3 +125,21 @@ def test_the_local_front_throttles_each_caller_of_a_stage_on_its_own():
                                "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
     assert (caller_of(signed), caller_of({"x-api-key": "k"}), caller_of({})) == (
         "iam:AKIDEDGE", "key:k", "anonymous")
+
+
+def test_a_leftover_the_sweep_missed_fails_the_final_audit(tmp_path):
+    """grace-hopper is not swept: her running job and its log stream survive the destroy."""
+    settings = load_settings(traffic_runs=1, run_seconds=2, drift_from_run=None)
+    settings.min_successes = 2
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path, progress=Progress(terminal), unswept={"grace-hopper"}) == 1
+    summary = (tmp_path / "summary.txt").read_text()
+    teardown = summary.split("Teardown (as `fleet destroy`)")[1].split("\n\n")[0]
+    assert "sweep skipped for: grace-hopper" in teardown
+    assert "removed or stopped by the sweep: 8 in 2 sweeps" in teardown
+    billable = [line.strip() for line in teardown.splitlines() if "BILLABLE" in line]
+    assert len(billable) == 2 and "audit: " in teardown and "2 billable: FAILED" in teardown
+    assert billable[0].startswith("BILLABLE logs:log-stream /aws/sagemaker/TrainingJobs:"
+                                  "rehearsal-grace-hopper--xgb-")
+    assert billable[1].startswith("BILLABLE sagemaker:training-job rehearsal-grace-hopper--xgb-")
+    assert "FAILED: the audit found 2 billable leftovers after the teardown" in terminal.getvalue()
