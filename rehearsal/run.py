@@ -26,8 +26,10 @@ import yaml
 
 from event.roster import slugify
 from handlers import edge_traffic, fc_samples, publish_samples
+from rehearsal import faults as attacks
 from rehearsal import teardown
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
+from rehearsal.delivery import Account, account
 from rehearsal.endpoints import Deployed
 from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
@@ -124,6 +126,8 @@ class Outcome:
     models: dict[str, Any] = field(default_factory=dict)  # participant -> trained (loop only)
     retraining_lines: list[str] = field(default_factory=list)  # the summary's section
     teardown: Any = None  # rehearsal.teardown.Teardown, after the final phase
+    accounts: dict[str, Account] = field(default_factory=dict)  # lost, duplicated by identity
+    floods: dict[str, attacks.FloodCount] = field(default_factory=dict)  # flood-rival
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -185,14 +189,17 @@ def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outc
     summary = publisher.code().handle(scheduled_event(payload), compressed)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
+    published = set()
     for topic, functions in world.subscribers.items():
         for event in tap.deliveries(topic):
+            published.add(fc_samples.sample_id(event["Records"][0]["Sns"]["Message"]))
             for function in functions:
                 function.code().handle(event, function.settings())
     for participant in ids(settings):
         rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
         outcome.collected[participant] = rows
         outcome.delivered[participant] = len(rows)
+        outcome.accounts[participant] = account(published, map(fc_samples.sample_id, rows))
     progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
 
 
@@ -279,6 +286,9 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}", timeout)
 
     secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
+    rival = attacks.rivals(ids(settings))
+    flooders = [p for person, p in zip(settings.participants, ids(settings))
+                if person.fault == "flood-rival"]
     this_minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
     for run in range(settings.traffic_runs):
@@ -293,7 +303,12 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
         api.take_handlers()
         cpu_before = cpu_times()
         started = time.perf_counter()
-        with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+        floods = [attacks.Flood(f"{api.base_url(rival[p])}/{rival[p]}/liveinference?features=1",
+                                p, rival[p]) for p in flooders]  # stage name = participant id
+        with contextlib.ExitStack() as flooding, \
+                ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+            for flood in floods:
+                flooding.enter_context(flood)
             # Each compressed run stands for its own minute: its own period and samples.
             drift_start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat() if drifted else ""
             minute = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -303,6 +318,11 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
                                             scoring_secret_arn=secret_arn, drift_start=drift_start),
                                             fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
+        for p, flood in zip(flooders, floods):
+            total = outcome.floods.setdefault(p, attacks.FloodCount(rival[p]))
+            total.sent += flood.count.sent
+            total.refused += flood.count.refused
+            total.admitted += flood.count.admitted
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
         requests = sum(a["requests"] for a in delta.values())
@@ -335,11 +355,13 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     (out / "leaderboard.json").write_text(json.dumps(outcome.leaderboard, indent=2))
     (out / "leaderboard.html").write_text(leaderboard.code().page(outcome.leaderboard, 10))
     draw_dashboard(outcome, settings, out / "dashboard.png")
-    lost = {p: outcome.published - n for p, n in outcome.delivered.items()}
-    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket"]
+    lost = {p: a.lost for p, a in outcome.accounts.items()}
+    duplicated = sum(a.duplicated for a in outcome.accounts.values())
+    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket, by sample identity"]
     lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  {lost[p]:4d} lost"
+              f"  {outcome.accounts[p].duplicated:4d} duplicated"
               for p, n in outcome.delivered.items()]
-    lines.append(f"  samples lost in total: {sum(lost.values())}")
+    lines.append(f"  samples lost in total: {sum(lost.values())}; duplicated in total: {duplicated}")
     total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
              for p in outcome.delivered}
     failing_rate = leaderboard.settings().failing_error_rate
@@ -368,6 +390,15 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
     lines += outcome.retraining_lines
+    faults = {p: person.fault for person, p in zip(settings.participants, ids(settings))}
+    judged = attacks.Verdicts([], [])
+    if any(fault in attacks.ATTACKS for fault in faults.values()):
+        edge = next(f.settings() for f in world.functions.values()
+                    if f.module == edge_traffic.__name__)
+        judged = attacks.verdicts(faults, total, outcome.floods, float(edge.timeout_ms),
+                                  any(load.saturated for load in outcome.loads))
+        lines += ["", "Attacks: the attacker handled as designed, everyone else unaffected"]
+        lines += [f"  {line}" for line in judged.lines]
     if outcome.teardown is not None:
         lines += outcome.teardown.lines()
     lines += ["", "Final leaderboard"]
@@ -382,8 +413,10 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     (out / "summary.txt").write_text(text + "\n")
     write_capacity(out / "capacity.json", outcome, verdicts, progress.timings)
     progress.say(text)
-    if sum(lost.values()):
-        progress.say(f"FAILED: {sum(lost.values())} samples were lost")
+    failures = ([f"{sum(lost.values())} samples were lost"] if sum(lost.values()) else []) \
+        + ([f"{duplicated} samples were duplicated"] if duplicated else []) + judged.failures
+    if failures:
+        progress.say("FAILED: " + "; ".join(failures))
         return 1
     if outcome.teardown is not None and outcome.teardown.failed:
         progress.say(f"FAILED: the audit found {len(outcome.teardown.billable)} billable "
@@ -546,7 +579,12 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             routes = {stage: (f.settings().participant, f.module, f.env)
                       for stage, f in world.stages.items()}
             fronts = front_processes(len(routes) * settings.requests_per_second)
-            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts) as api:
+            stage_faults, callers = attacks.front_setup(
+                {participant: stage for stage, (participant, _, _) in routes.items()},
+                {p: person.fault for person, p in zip(settings.participants, ids(settings))},
+                os.environ["AWS_ACCESS_KEY_ID"])  # the edge signs with the rehearsal's key
+            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts,
+                          stage_faults, callers) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):
