@@ -237,3 +237,69 @@ def test_the_front_authorizes_stages_like_aws_iam():
     assert authorize("grace", {}) == "Missing Authentication Token"
     assert "REHEARSAL-ada is not authorized" in authorize("grace", signed("REHEARSAL-ada"))
     assert authorize("unknown", signed("EDGE")) is not None
+
+
+def test_rows_never_published_are_counted_apart_from_losses():
+    from rehearsal.delivery import Account, account
+    assert account({"a", "b"}, ["a", "b", "x", "x"]) == Account(lost=0, duplicated=1,
+                                                               unpublished=2)
+
+
+class _AcceptingSns:
+    """SNS accepting every entry, and keeping what it was handed."""
+
+    def __init__(self):
+        self.messages = []
+
+    def publish_batch(self, TopicArn, PublishBatchRequestEntries):
+        self.messages += [e["Message"] for e in PublishBatchRequestEntries]
+        return {"Successful": [{"Id": e["Id"]} for e in PublishBatchRequestEntries],
+                "Failed": []}
+
+
+def _publish(client):
+    from handlers import publish_samples
+    settings = publish_samples.Settings(sample_topic_arn="arn:aws:sns:us-east-1:1:fc",
+                                        samples_per_second=20, period_seconds=2, feed_seed=7)
+    summary = publish_samples.handle({"time": "2026-11-27T10:00:00Z"}, settings, client=client,
+                                     clock=lambda: 0.0, sleep=lambda _: None)
+    return summary, settings.samples_per_second * settings.period_seconds
+
+
+def test_a_publisher_that_hands_sns_everything_it_reports_passes():
+    from handlers import fc_samples
+    from rehearsal.delivery import Sent, publishing_problems
+    sns = _AcceptingSns()
+    sent = Sent(sns)
+    summary, planned = _publish(sent)
+    assert sent.identities == [fc_samples.sample_id(m) for m in sns.messages]
+    assert len(sent.identities) == planned
+    assert publishing_problems(summary["published"], planned, sent.identities) == []
+
+
+def test_a_publisher_that_silently_drops_a_sample_fails_the_delivery_account(monkeypatch):
+    """The publisher says it published every sample but never hands SNS one of them."""
+    from handlers import fc_samples, publish_samples
+    from rehearsal.delivery import Sent, account, publishing_problems
+    honest, dropped = publish_samples.publish_batch, []
+
+    def dropping(client, topic_arn, samples, sleep=None):
+        if not dropped:
+            dropped.append(samples[-1])
+            samples = samples[:-1]
+        honest(client, topic_arn, samples)
+        return 0  # and reports nothing failed
+    monkeypatch.setattr(publish_samples, "publish_batch", dropping)
+    sns = _AcceptingSns()
+    sent = Sent(sns)
+    summary, planned = _publish(sent)
+    assert summary["published"] == planned  # the publisher's own word: all of them
+    problems = publishing_problems(summary["published"], planned, sent.identities)
+    assert problems == [f"the publisher reported {planned} samples published but handed SNS "
+                        f"{planned - 1}", f"the publisher handed SNS {planned - 1} samples, "
+                        f"{planned} planned (samples per second x seconds)"]
+    # SNS's view alone (what it was handed, all delivered) shows nothing lost: only the
+    # publisher's count against what it handed over catches the drop.
+    delivered = [fc_samples.sample_id(m) for m in sns.messages]
+    assert account(sent.identities, delivered).lost == 0
+    assert fc_samples.sample_id(fc_samples.encode(dropped[0])) not in sent.identities
