@@ -31,6 +31,7 @@ from rehearsal import teardown
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
 from rehearsal.delivery import Account, Sent, account, publishing_problems
 from rehearsal.endpoints import Deployed
+from rehearsal.front_policy import declared_callers, declared_throttles
 from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from rehearsal.validation import check
@@ -593,12 +594,14 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             routes = {stage: (f.settings().participant, f.module, f.env)
                       for stage, f in world.stages.items()}
             fronts = front_processes(len(routes) * settings.requests_per_second)
-            stage_faults, callers = attacks.front_setup(
+            stage_faults = attacks.stage_faults(
                 {participant: stage for stage, (participant, _, _) in routes.items()},
-                {p: person.fault for person, p in zip(settings.participants, ids(settings))},
-                os.environ["AWS_ACCESS_KEY_ID"])  # the edge signs with the rehearsal's key
+                {p: person.fault for person, p in zip(settings.participants, ids(settings))})
+            # Who may call each stage, and its throttle, as the program declares them; the
+            # edge signs with the rehearsal's key.
+            callers = declared_callers(program, ids(settings), os.environ["AWS_ACCESS_KEY_ID"])
             with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts,
-                          stage_faults, callers) as api:
+                          stage_faults, callers, declared_throttles(program)) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):

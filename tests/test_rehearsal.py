@@ -303,3 +303,112 @@ def test_a_publisher_that_silently_drops_a_sample_fails_the_delivery_account(mon
     delivered = [fc_samples.sample_id(m) for m in sns.messages]
     assert account(sent.identities, delivered).lost == 0
     assert fc_samples.sample_id(fc_samples.encode(dropped[0])) not in sent.identities
+
+
+def _signed(key):
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261127/us-east-1/"
+                             "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
+
+
+def test_a_stage_throttle_is_shared_by_its_callers_and_refused_requests_take_no_token():
+    import urllib.error
+    import urllib.request
+
+    from rehearsal.serving import iam_authorizer
+    from tools.local_api import LocalApi, Route, Throttle
+
+    def status(api, key):
+        request = urllib.request.Request(api.url("grace") + "?features=1", headers=_signed(key))
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def front(callers):
+        return LocalApi({"grace": Route(lambda event: {"statusCode": 200, "body": "{}"})},
+                        throttle=Throttle({"grace": (0.001, 2)}, per_caller=False),
+                        authorize=iam_authorizer(callers))
+    with front({"grace": {"EDGE"}}) as api:  # as declared: ada may not call grace's stage
+        assert [status(api, "REHEARSAL-ada") for _ in range(5)] == [403] * 5
+        assert [status(api, "EDGE") for _ in range(3)] == [200, 200, 429]
+    with front({"grace": {"EDGE", "REHEARSAL-ada"}}) as api:  # a leaky program lets ada in
+        assert [status(api, "REHEARSAL-ada") for _ in range(2)] == [200, 200]
+        assert status(api, "EDGE") == 429  # her flood spent the stage's shared throttle
+
+
+def _declared(type_, name, inputs, state=None, provider=""):
+    from tools.mock_program import Declared
+    return Declared(urn=f"urn:{type_}::{name}", id=f"{name}-id", type=type_, name=name,
+                    inputs=inputs, state=state or {}, parent="", provider=provider,
+                    dependencies=[], custom=True)
+
+
+def _api_program(method_authorization="AWS_IAM", extra_policies=()):
+    """One API with stages ada and bob; the edge's role may invoke every stage, each
+    participant's role their own stage, as components/ declare them."""
+    import json as _json
+
+    from tools.mock_program import Program
+    execution = "arn:aws:execute-api:us-east-1:111111111111:api1"
+
+    def policy(effect, resource):
+        return _json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": effect, "Action": ["execute-api:Invoke"], "Resource": [resource]}]})
+    resources = [
+        _declared("aws:apigateway/restApi:RestApi", "api", {}, {"executionArn": execution}),
+        _declared("aws:apigateway/resource:Resource", "res", {"pathPart": "liveinference"}),
+        _declared("aws:apigateway/method:Method", "get", {
+            "restApi": "api-id", "resourceId": "res-id", "httpMethod": "GET",
+            "authorization": method_authorization}),
+        *[_declared("aws:apigateway/stage:Stage", f"{p}-stage",
+                    {"restApi": "api-id", "stageName": p}) for p in ("ada", "bob")],
+        *[_declared("aws:iam/role:Role", f"{r}-role", {"name": r},
+                    {"arn": f"arn:aws:iam::111111111111:role/{r}"}) for r in ("edge", "ada", "bob")],
+        _declared("aws:iam/rolePolicy:RolePolicy", "edge-invoke",
+                  {"role": "edge", "policy": policy("Allow", f"{execution}/*/GET/liveinference")}),
+        *[_declared("aws:iam/rolePolicy:RolePolicy", f"{p}-invoke",
+                    {"role": p, "policy": policy("Allow", f"{execution}/{p}/GET/liveinference")})
+          for p in ("ada", "bob")],
+        *[_declared("aws:iam/rolePolicy:RolePolicy", f"extra-{i}",
+                    {"role": role, "policy": policy(effect, resource)})
+          for i, (role, effect, resource) in enumerate(extra_policies)],
+    ]
+    return Program(resources)
+
+
+def test_who_may_invoke_a_stage_is_read_from_the_declared_policies():
+    from tools.iam_grants import stage_access
+    designed = stage_access(_api_program())
+    assert designed["bob"].roles == {"edge", "bob"} and not designed["bob"].open
+    assert designed["bob"].method_arn.endswith(":api1/bob/GET/liveinference")
+    leaky = stage_access(_api_program(extra_policies=[("ada", "Allow", "*")]))
+    assert leaky["bob"].roles == {"edge", "ada", "bob"}  # ada may now call bob's stage
+    denied = stage_access(_api_program(extra_policies=[
+        ("ada", "Allow", "*"), ("ada", "Deny", "arn:aws:execute-api:*:*:*/bob/*")]))
+    assert denied["bob"].roles == {"edge", "bob"}  # an explicit deny wins
+    assert stage_access(_api_program(method_authorization="NONE"))["bob"].open
+
+
+def test_a_program_that_lets_a_participant_invoke_a_rivals_stage_fails_flood_rival(tmp_path):
+    """ada-lovelace's roles are granted execute-api:Invoke on every stage: her flood of
+    grace-hopper's stage is let in, spends its shared throttle, and the verdict fails."""
+    leaky = tmp_path / "__main__.py"
+    leaky.write_text(PROGRAM.read_text() + (
+        "\nimport json\naws.iam.RolePolicy('rehearsal-ada-lovelace-invoke-everything',"
+        " role='rehearsal-ada-lovelace-sagemaker', policy=json.dumps({'Version': '2012-10-17',"
+        " 'Statement': [{'Effect': 'Allow', 'Action': 'execute-api:Invoke', 'Resource': '*'}]}))\n"))
+    shutil.copy(PROGRAM.parent / "participants.yaml", tmp_path / "participants.yaml")
+    settings = load_settings(traffic_runs=1, run_seconds=3, drift_from_run=None)
+    settings.min_successes = 3
+    settings.participants[0].fault = "flood-rival"
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path / "out", program_path=leaky,
+                    progress=Progress(terminal)) == 1
+    lines = _attacks((tmp_path / "out" / "summary.txt").read_text())
+    refused, sent = lines["ada-lovelace"].split("flood-rival: ")[1].split(
+        " flood requests")[0].split(" of ")
+    assert int(refused) < int(sent)
+    assert "FAILED: " in terminal.getvalue()
+    assert "ada-lovelace's flood of grace-hopper was not refused" in terminal.getvalue()
+
