@@ -412,3 +412,68 @@ def test_a_program_that_lets_a_participant_invoke_a_rivals_stage_fails_flood_riv
     assert "FAILED: " in terminal.getvalue()
     assert "ada-lovelace's flood of grace-hopper was not refused" in terminal.getvalue()
 
+
+def _monitored_program():
+    """A bucket, a log group, an alarm, a queue and a parameter, through a provider whose
+    default tags name the event, and one kind the rehearsal never creates (a dashboard)."""
+    from tools.mock_program import Program
+    provider = _declared("pulumi:providers:aws", "rehearsal-aws", {"defaultTags": {
+        "tags": {"Event": "rehearsal", "ManagedBy": "pulumi"}}})
+    through = f"{provider.urn}::{provider.id}"
+    return Program([provider, *[_declared(t, n, i, s, through) for t, n, i, s in (
+        ("aws:s3/bucket:Bucket", "samples", {}, {"bucket": "rehearsal-samples-1"}),
+        ("aws:cloudwatch/logGroup:LogGroup", "logs", {"name": "/aws/lambda/rehearsal-x"}, {}),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {
+            "name": "rehearsal-ada-rmse", "comparisonOperator": "GreaterThanThreshold",
+            "evaluationPeriods": 5.0, "threshold": 1000.0, "metricName": "RMSE",
+            "namespace": "MLWorkshop/rehearsal", "statistic": "Average", "period": 60.0,
+            "dimensions": {"Participant": "ada"}, "tags": {"Participant": "ada"}}, {}),
+        ("aws:sqs/queue:Queue", "queue", {"name": "rehearsal-undelivered"}, {}),
+        ("aws:ssm/parameter:Parameter", "reveal", {"name": "/rehearsal/reveal",
+                                                   "type": "String", "value": "false"}, {}),
+        ("aws:cloudwatch/dashboard:Dashboard", "board", {"dashboardName": "rehearsal"}, {}))]])
+
+
+def _torn_down():
+    import boto3
+
+    from rehearsal import teardown
+    from rehearsal.world import provision
+    world = provision(_monitored_program(), lambda topic: "")
+    return teardown.teardown(world, [], "rehearsal",
+                             teardown.RunningJobs(boto3.client("sagemaker")))
+
+
+def test_the_teardown_destroys_every_declared_kind_it_created_and_says_what_it_audits(aws_env):
+    from moto import mock_aws
+    with mock_aws():
+        done = _torn_down()
+    assert sorted(done.destroyed) == [
+        "alarm rehearsal-ada-rmse", "bucket rehearsal-samples-1",
+        "log group /aws/lambda/rehearsal-x", "parameter /rehearsal/reveal",
+        "queue rehearsal-undelivered"]
+    assert done.after == [] and not done.failed
+    lines = "\n".join(done.lines())
+    assert "declared but not created in moto, so not audited: 1 Dashboard" in lines
+    assert "tagged as declared: alarm, bucket, delivery stream, endpoint, log group, " \
+           "notebook instance, parameter, queue, secret, table, topic" in lines
+
+
+@pytest.mark.parametrize("forgotten, leftover", [
+    ("aws:cloudwatch/logGroup:LogGroup", ("logs:log-group", "/aws/lambda/rehearsal-x", True)),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", ("cloudwatch:alarm", "rehearsal-ada-rmse", True)),
+    ("aws:sqs/queue:Queue", ("sqs:rehearsal-undelivered", "rehearsal-undelivered", False)),
+])
+def test_a_declared_kind_destroy_forgets_is_left_for_the_audit_to_find(
+        aws_env, monkeypatch, forgotten, leftover):
+    from moto import mock_aws
+
+    from rehearsal import teardown
+    monkeypatch.delitem(teardown.DELETERS, forgotten)  # a destroy that misses one kind
+    with mock_aws():
+        done = _torn_down()
+    # (readiness.sweep's ARN parsing also lists a log group found by tag a second time,
+    # misnamed "logs:log-group:" and free; the entry by name prefix is the billable one.)
+    assert leftover in [(item.kind, item.name, item.billable) for item in done.after]
+    assert done.failed == leftover[2]
+    assert leftover[1] in "\n".join(done.lines())
