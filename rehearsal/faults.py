@@ -12,9 +12,12 @@ their own credentials during traffic:
 - redirect: the stage answers 302 to the next participant's stage: the edge follows
   nothing, so it is an error for them, and the rival sees no extra request.
 - flood-rival: during traffic they flood the next participant's stage, signing with their
-  own credentials; the stages require IAM (SigV4) and only the edge and the stage's own
-  participant may invoke it, so every flood request is refused with 403 before any Lambda
-  runs, and the rival's scores do not move.
+  own credentials. Who may invoke each stage is read from the declared program
+  (rehearsal.front_policy: the method's AWS_IAM authorization and the declared policies'
+  `execute-api:Invoke` grants), so with the program as designed every flood request is
+  refused with 403 before any Lambda runs and before the stage's throttle (shared by
+  every caller of the stage) counts it, and the rival's scores do not move; a program
+  that grants the flooder's roles the rival's stage lets the flood in, and it fails.
 
 The stage faults run in the API front's process (rehearsal/serving.py): `stage_answer`
 builds them there from the fault's name.
@@ -109,7 +112,7 @@ class FloodCount:
     rival: str
     sent: int = 0
     refused: int = 0  # 403: not authorized to invoke the rival's stage
-    admitted: int = 0  # anything else: the attack got through
+    admitted: int = 0  # anything else (a 429 too: it was let in and spent the throttle)
 
 
 class Flood:
@@ -166,15 +169,12 @@ def rivals(participants: list[str]) -> dict[str, str]:
     return {p: participants[(i + 1) % len(participants)] for i, p in enumerate(participants)}
 
 
-def front_setup(stage_of: dict[str, str], faults: dict[str, str | None], edge_key: str
-                ) -> tuple[dict[str, tuple[str, str]], dict[str, set[str]]]:
-    """For the API front: stage -> (stage fault, rival's stage), and stage -> the access
-    keys its IAM authorization lets in (the edge's everywhere, each participant's own)."""
+def stage_faults(stage_of: dict[str, str], faults: dict[str, str | None]
+                 ) -> dict[str, tuple[str, str]]:
+    """For the API front: stage -> (stage fault, rival's stage)."""
     rival = rivals(list(stage_of))
-    stage_faults = {stage_of[p]: (fault, stage_of[rival[p]]) for p, fault in faults.items()
-                    if fault in STAGE_FAULTS}
-    callers = {stage: {edge_key, participant_key(p)} for p, stage in stage_of.items()}
-    return stage_faults, callers
+    return {stage_of[p]: (fault, stage_of[rival[p]]) for p, fault in faults.items()
+            if fault in STAGE_FAULTS}
 
 
 @dataclass

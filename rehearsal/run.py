@@ -29,8 +29,9 @@ from handlers import edge_traffic, fc_samples, publish_samples
 from rehearsal import faults as attacks
 from rehearsal import teardown
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
-from rehearsal.delivery import Account, account
+from rehearsal.delivery import Account, Sent, account, publishing_problems
 from rehearsal.endpoints import Deployed
+from rehearsal.front_policy import declared_callers, declared_throttles
 from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
 from rehearsal.validation import check
@@ -116,7 +117,9 @@ class Progress:
 
 @dataclass
 class Outcome:
-    published: int = 0
+    published: int = 0  # as the publisher reported it
+    sent: list[str] = field(default_factory=list)  # identities it handed SNS
+    publishing_problems: list[str] = field(default_factory=list)
     delivered: dict[str, int] = field(default_factory=dict)
     collected: dict[str, np.ndarray] = field(default_factory=dict)  # rows in each bucket
     offline_rmse: dict[str, float] = field(default_factory=dict)
@@ -186,20 +189,25 @@ def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outc
     payload, publisher = next((p, f) for _, f, p in world.scheduled()
                               if f.module == publish_samples.__name__)
     compressed = replace(publisher.settings(), period_seconds=settings.feed_seconds)
-    summary = publisher.code().handle(scheduled_event(payload), compressed)
-    outcome.published = summary["published"]
+    # What was published is what the publisher handed SNS (its own client, recorded),
+    # never what SNS delivered to the rehearsal's tap: a dropped sample must show as lost.
+    sent = Sent(publisher.code().sns_client())
+    summary = publisher.code().handle(scheduled_event(payload), compressed, client=sent)
+    outcome.published, outcome.sent = summary["published"], sent.identities
+    outcome.publishing_problems = publishing_problems(
+        outcome.published, compressed.samples_per_second * compressed.period_seconds,
+        sent.identities)
     progress.say(f"   published {outcome.published} samples to the FC topic")
-    published = set()
     for topic, functions in world.subscribers.items():
         for event in tap.deliveries(topic):
-            published.add(fc_samples.sample_id(event["Records"][0]["Sns"]["Message"]))
             for function in functions:
                 function.code().handle(event, function.settings())
     for participant in ids(settings):
         rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
         outcome.collected[participant] = rows
         outcome.delivered[participant] = len(rows)
-        outcome.accounts[participant] = account(published, map(fc_samples.sample_id, rows))
+        outcome.accounts[participant] = account(sent.identities,
+                                                map(fc_samples.sample_id, rows))
     progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
 
 
@@ -357,11 +365,16 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     draw_dashboard(outcome, settings, out / "dashboard.png")
     lost = {p: a.lost for p, a in outcome.accounts.items()}
     duplicated = sum(a.duplicated for a in outcome.accounts.values())
-    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket, by sample identity"]
-    lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  {lost[p]:4d} lost"
+    unpublished = sum(a.unpublished for a in outcome.accounts.values())
+    lines = ["", "Delivery (Lab 1): samples the publisher handed SNS vs rows in each bucket, "
+                 "by sample identity"]
+    lines += [f"  {p:24s} {len(outcome.sent):6d} published  {n:6d} delivered  {lost[p]:4d} lost"
               f"  {outcome.accounts[p].duplicated:4d} duplicated"
+              f"  {outcome.accounts[p].unpublished:4d} never published"
               for p, n in outcome.delivered.items()]
-    lines.append(f"  samples lost in total: {sum(lost.values())}; duplicated in total: {duplicated}")
+    lines.append(f"  samples lost in total: {sum(lost.values())}; duplicated in total: {duplicated}"
+                 f"; never published: {unpublished}")
+    lines += [f"  PUBLISHER: {problem}" for problem in outcome.publishing_problems]
     total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
              for p in outcome.delivered}
     failing_rate = leaderboard.settings().failing_error_rate
@@ -414,7 +427,9 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     write_capacity(out / "capacity.json", outcome, verdicts, progress.timings)
     progress.say(text)
     failures = ([f"{sum(lost.values())} samples were lost"] if sum(lost.values()) else []) \
-        + ([f"{duplicated} samples were duplicated"] if duplicated else []) + judged.failures
+        + ([f"{duplicated} samples were duplicated"] if duplicated else []) \
+        + ([f"{unpublished} delivered rows were never published"] if unpublished else []) \
+        + outcome.publishing_problems + judged.failures
     if failures:
         progress.say("FAILED: " + "; ".join(failures))
         return 1
@@ -579,12 +594,14 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             routes = {stage: (f.settings().participant, f.module, f.env)
                       for stage, f in world.stages.items()}
             fronts = front_processes(len(routes) * settings.requests_per_second)
-            stage_faults, callers = attacks.front_setup(
+            stage_faults = attacks.stage_faults(
                 {participant: stage for stage, (participant, _, _) in routes.items()},
-                {p: person.fault for person, p in zip(settings.participants, ids(settings))},
-                os.environ["AWS_ACCESS_KEY_ID"])  # the edge signs with the rehearsal's key
+                {p: person.fault for person, p in zip(settings.participants, ids(settings))})
+            # Who may call each stage, and its throttle, as the program declares them; the
+            # edge signs with the rehearsal's key.
+            callers = declared_callers(program, ids(settings), os.environ["AWS_ACCESS_KEY_ID"])
             with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts,
-                          stage_faults, callers) as api:
+                          stage_faults, callers, declared_throttles(program)) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):

@@ -42,17 +42,21 @@ def _runtime_main(connection, account: str, overhead_s: float) -> None:
                 return
 
 
-def iam_authorizer(callers: Mapping[str, Collection[str]]):
+def iam_authorizer(callers: Mapping[str, Collection[str] | None]):
     """A stage's AWS_IAM authorization: unsigned requests are refused, and signed ones
-    unless their access key may invoke that stage (`callers`: stage -> access key ids).
-    The local front knows callers by access key and does not verify signatures."""
+    unless their access key may invoke that stage (`callers`: stage -> access key ids,
+    or None for a stage whose method is not AWS_IAM: everyone gets in; see
+    rehearsal.front_policy). The local front knows callers by access key and does not
+    verify signatures."""
     from tools.local_api import caller_of
 
     def authorize(stage: str, headers: Mapping[str, str]) -> str | None:
+        if stage in callers and callers[stage] is None:
+            return None
         caller = caller_of(headers)
         if not caller.startswith("iam:"):
             return "Missing Authentication Token"
-        if caller.removeprefix("iam:") not in callers.get(stage, ()):
+        if caller.removeprefix("iam:") not in (callers.get(stage) or ()):
             return (f"User: {caller.removeprefix('iam:')} is not authorized to perform: "
                     f"execute-api:Invoke on resource: {stage}/GET/liveinference")
         return None
@@ -61,12 +65,13 @@ def iam_authorizer(callers: Mapping[str, Collection[str]]):
 
 def _front_main(connection, routes: Mapping[str, tuple[str, str, dict]], environment: dict,
                 log_file: str, faults: Mapping[str, tuple[str, str]] | None = None,
-                callers: Mapping[str, Collection[str]] | None = None) -> None:
+                callers: Mapping[str, Collection[str] | None] | None = None,
+                throttles: Mapping[str, tuple[float, int]] | None = None) -> None:
     # A spawned child already imports from the parent's import path (multiprocessing passes it).
     os.environ.update(environment)
     from rehearsal import faults as attacks
     from rehearsal.capacity import Stopwatch
-    from tools.local_api import LocalApi, Route
+    from tools.local_api import LocalApi, Route, Throttle
     handlers = Stopwatch()
 
     def route(participant: str, module: str, env: dict) -> Route:
@@ -92,6 +97,10 @@ def _front_main(connection, routes: Mapping[str, tuple[str, str, dict]], environ
             served[stage].raw = attacks.stage_answer(fault, rival)
     with open(log_file, "a", buffering=1) as log, contextlib.redirect_stdout(log), \
             LocalApi(served, authorize=iam_authorizer(callers) if callers is not None
+                     else None,
+                     # Each stage's declared throttle, shared by all its callers, as API
+                     # Gateway's stage throttle is (a stage lives in one front process).
+                     throttle=Throttle(throttles, per_caller=False) if throttles
                      else None) as api:
         connection.send(api.base_url)
         while True:
@@ -181,12 +190,16 @@ class ApiProcess(_Child):
 
     def __init__(self, routes: Mapping[str, tuple[str, str, dict]], runtime_url: str,
                  log_file: Path, faults: Mapping[str, tuple[str, str]] | None = None,
-                 callers: Mapping[str, Collection[str]] | None = None):
+                 callers: Mapping[str, Collection[str] | None] | None = None,
+                 throttles: Mapping[str, tuple[float, int]] | None = None):
         environment = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
         environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime_url
         super().__init__(_front_main, dict(routes), environment, str(log_file),
                          dict(faults or {}), None if callers is None
-                         else {stage: set(keys) for stage, keys in callers.items()})
+                         else {stage: None if keys is None else set(keys)
+                               for stage, keys in callers.items()},
+                         {s: throttles[s] for s in routes if s in throttles}
+                         if throttles else None)
         self._queueing: list[float] = []
         self._handlers: dict[str, list[float]] = {}
 
@@ -222,16 +235,19 @@ class ApiFront:
     """The API front over one or more ApiProcess, stages shared out among them.
 
     `faults` maps a stage to (stage fault, rival stage) (rehearsal.faults); `callers`, when
-    given, maps each stage to the access keys its AWS_IAM authorization lets in."""
+    given, maps each stage to the access keys its AWS_IAM authorization lets in (None:
+    anyone); `throttles` each stage to its (rate, burst), shared by all its callers."""
 
     def __init__(self, routes: Mapping[str, tuple[str, str, dict]], runtime_url: str,
                  log_file: Path, processes: int = 1,
                  faults: Mapping[str, tuple[str, str]] | None = None,
-                 callers: Mapping[str, Collection[str]] | None = None):
+                 callers: Mapping[str, Collection[str] | None] | None = None,
+                 throttles: Mapping[str, tuple[float, int]] | None = None):
         stages = sorted(routes)
         self._parts = [ApiProcess({s: routes[s] for s in stages[i::processes]}, runtime_url,
                                   log_file.with_name(f"{log_file.stem}-{i}{log_file.suffix}")
-                                  if processes > 1 else log_file, faults, callers)
+                                  if processes > 1 else log_file, faults, callers,
+                                  throttles)
                        for i in range(processes)]
         self._of_stage = {s: self._parts[i % processes] for i, s in enumerate(stages)}
         self._stack = contextlib.ExitStack()

@@ -18,15 +18,18 @@ Where moto falls short, the rehearsal says so and covers it, never inventing a r
   `RunningJobs` keeps the planted jobs InProgress until the sweep stops them;
 - its tagging API returns endpoint configuration ARNs as a Python tuple's text:
   `RepairedTagging` reads the ARN out of it.
-Declared resources are tagged in moto with their provider's default tags (and their own),
-as Pulumi would, so the audit's tag search finds anything `destroy` missed.
+Everything the rehearsal creates from the declarations is tagged in moto with its
+provider's default tags (and its own), as Pulumi would: at provisioning
+(rehearsal.world), or here for what later phases create. `destroy` has its own list of
+what to delete (DELETERS), so a kind it forgets is left tagged and the audit's tag search
+finds it. The summary names the declared kinds the rehearsal never creates in moto, which
+the audit therefore cannot cover.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +39,7 @@ from botocore.exceptions import ClientError
 
 from event.names import ParticipantNames
 from readiness.sweep import SHARED_LOG_GROUPS, Auditor, Leftover, Sweeper
-from rehearsal.world import World, participant_of
+from rehearsal.world import LOG_GROUP, METRIC_ALARM, PARAMETER, QUEUE, World, declared_tags, participant_of
 
 TRAINING_LOG_GROUP = SHARED_LOG_GROUPS[0]  # /aws/sagemaker/TrainingJobs
 MOTO_NOTE = ("moto 5.2.5 completes training jobs at once and lacks StopTrainingJob: the "
@@ -121,112 +124,120 @@ def plant(world: World, participants: list[str], event: str, sagemaker: RunningJ
     return created
 
 
-def _declared_tags(world: World, declared) -> dict[str, str]:
-    """The provider's default tags and the resource's own, as Pulumi applies them."""
-    provider = world.program.by_urn(declared.provider_urn) if declared.provider_urn else None
-    defaults = ((provider.inputs if provider else {}).get("defaultTags") or {})
-    if isinstance(defaults, str):
-        defaults = json.loads(defaults)
-    return {**(defaults.get("tags") or {}), **(declared.inputs.get("tags") or {})}
-
-
-@dataclass
-class _Declared:
-    """What `pulumi destroy` deletes: the resources the rehearsal created from declarations."""
-
-    kind: str
-    name: str
-    tags: dict[str, str]
-
-
-def _declared(world: World) -> list[_Declared]:
-    program, found = world.program, []
-    for kind, token, name in (
-            ("bucket", "aws:s3/bucket:Bucket", lambda d: d.state["bucket"]),
-            ("delivery stream", "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
-             lambda d: d.inputs["name"]),
-            ("table", "aws:dynamodb/table:Table", lambda d: d.inputs["name"]),
-            ("secret", "aws:secretsmanager/secret:Secret",
-             lambda d: world.secrets.get(d.state.get("arn", ""), "")),
-            ("topic", "aws:sns/topic:Topic", lambda d: d.state["arn"]),
-            ("endpoint", "aws:sagemaker/endpoint:Endpoint", lambda d: d.inputs["name"]),
-            ("notebook instance", "aws:sagemaker/notebookInstance:NotebookInstance",
-             lambda d: d.inputs["name"])):
-        found += [_Declared(kind, name(d), _declared_tags(world, d)) for d in program.of_type(token)]
-    return [d for d in found if d.name]
-
-
-def _exists(call) -> bool:
+def _sagemaker_exists(sagemaker, kind: str, name: str) -> bool:
+    describe = {"endpoint": lambda: sagemaker.describe_endpoint(EndpointName=name),
+                "notebook instance": lambda: sagemaker.describe_notebook_instance(
+                    NotebookInstanceName=name)}[kind]
     try:
-        call()
+        describe()
         return True
     except ClientError:
         return False
 
 
 def tag_declared(world: World, sagemaker) -> None:
-    """Put the declared tags on what exists in moto (the rehearsal provisions untagged)."""
-    clients = {k: boto3.client(k) for k in ("s3", "firehose", "dynamodb", "secretsmanager", "sns")}
-    for resource in _declared(world):
-        if not resource.tags:
-            continue
-        tags, name = _tag_list(resource.tags), resource.name
-        if resource.kind == "bucket":
-            clients["s3"].put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
-        elif resource.kind == "delivery stream":
-            clients["firehose"].tag_delivery_stream(DeliveryStreamName=name, Tags=tags)
-        elif resource.kind == "table":
-            arn = clients["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
-            clients["dynamodb"].tag_resource(ResourceArn=arn, Tags=tags)
-        elif resource.kind == "secret":
-            clients["secretsmanager"].tag_resource(SecretId=name, Tags=tags)
-        elif resource.kind == "topic":
-            clients["sns"].tag_resource(ResourceArn=name, Tags=tags)
-        elif resource.kind == "endpoint" and _exists(
-                lambda n=name: sagemaker.describe_endpoint(EndpointName=n)):
-            arn = sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
-            sagemaker.add_tags(ResourceArn=arn, Tags=tags)
-        elif resource.kind == "notebook instance" and _exists(
-                lambda n=name: sagemaker.describe_notebook_instance(NotebookInstanceName=n)):
-            arn = sagemaker.describe_notebook_instance(
-                NotebookInstanceName=name)["NotebookInstanceArn"]
-            sagemaker.add_tags(ResourceArn=arn, Tags=tags)
+    """Put the declared tags on the SageMaker resources later phases created in moto
+    (the retraining loop's endpoints, the portal's notebook instances); provisioning
+    tags everything it creates (rehearsal.world)."""
+    for token, kind in ((ENDPOINT, "endpoint"), (NOTEBOOK, "notebook instance")):
+        for declared in world.program.of_type(token):
+            name, tags = declared.inputs["name"], declared_tags(world.program, declared)
+            if not tags or not _sagemaker_exists(sagemaker, kind, name):
+                continue
+            arn = (sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+                   if kind == "endpoint" else sagemaker.describe_notebook_instance(
+                       NotebookInstanceName=name)["NotebookInstanceArn"])
+            sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": k, "Value": v}
+                                                      for k, v in tags.items()])
+
+
+def _delete_bucket(name: str, sagemaker) -> None:
+    s3 = boto3.client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])  # forceDestroy
+    s3.delete_bucket(Bucket=name)
+
+
+def _delete_endpoint(name: str, sagemaker) -> bool:
+    if not _sagemaker_exists(sagemaker, "endpoint", name):
+        return False  # only looping participants' endpoints exist in moto
+    sagemaker.delete_endpoint(EndpointName=name)
+    return True
+
+
+def _delete_notebook(name: str, sagemaker) -> bool:
+    if not _sagemaker_exists(sagemaker, "notebook instance", name):
+        return False  # the portal phase creates them in moto; nothing else does
+    status = sagemaker.describe_notebook_instance(
+        NotebookInstanceName=name)["NotebookInstanceStatus"]
+    if status != "Stopped":  # SageMaker deletes only a stopped notebook instance
+        sagemaker.stop_notebook_instance(NotebookInstanceName=name)
+    sagemaker.delete_notebook_instance(NotebookInstanceName=name)
+    return True
+
+
+def _delete_queue(name: str, sagemaker) -> None:
+    sqs = boto3.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+NOTEBOOK = "aws:sagemaker/notebookInstance:NotebookInstance"
+# What `destroy` deletes, by declared type: (kind, physical name, delete). A delete that
+# returns False found nothing to delete (SageMaker resources later phases may not create).
+DELETERS = {
+    "aws:s3/bucket:Bucket": ("bucket", lambda world, d: d.state["bucket"], _delete_bucket),
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": (
+        "delivery stream", lambda world, d: d.inputs["name"],
+        lambda name, _: boto3.client("firehose").delete_delivery_stream(
+            DeliveryStreamName=name)),
+    "aws:dynamodb/table:Table": ("table", lambda world, d: d.inputs["name"],
+                                 lambda name, _: boto3.client("dynamodb").delete_table(
+                                     TableName=name)),
+    "aws:secretsmanager/secret:Secret": (
+        "secret", lambda world, d: world.secrets.get(d.state.get("arn", ""), ""),
+        lambda name, _: boto3.client("secretsmanager").delete_secret(
+            SecretId=name, ForceDeleteWithoutRecovery=True)),
+    "aws:sns/topic:Topic": ("topic", lambda world, d: d.state["arn"],
+                            lambda name, _: boto3.client("sns").delete_topic(TopicArn=name)),
+    LOG_GROUP: ("log group", lambda world, d: d.inputs["name"],
+                lambda name, _: boto3.client("logs").delete_log_group(logGroupName=name)),
+    METRIC_ALARM: ("alarm", lambda world, d: d.inputs["name"],
+                   lambda name, _: boto3.client("cloudwatch").delete_alarms(AlarmNames=[name])),
+    QUEUE: ("queue", lambda world, d: d.inputs["name"], _delete_queue),
+    PARAMETER: ("parameter", lambda world, d: d.inputs["name"],
+                lambda name, _: boto3.client("ssm").delete_parameter(Name=name)),
+    ENDPOINT: ("endpoint", lambda world, d: d.inputs["name"], _delete_endpoint),
+    NOTEBOOK: ("notebook instance", lambda world, d: d.inputs["name"], _delete_notebook),
+}
+# Created with their parent and deleted with it.
+WITH_PARENT = ("aws:sns/topicSubscription:TopicSubscription",
+               "aws:dynamodb/tableItem:TableItem")
 
 
 def destroy(world: World, sagemaker) -> list[str]:
-    """Delete what the program declared, as `pulumi destroy` would; what was deleted."""
-    s3, deleted = boto3.client("s3"), []
-    for resource in _declared(world):
-        name = resource.name
-        if resource.kind == "bucket":
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-                for item in page.get("Contents", []):
-                    s3.delete_object(Bucket=name, Key=item["Key"])  # forceDestroy
-            s3.delete_bucket(Bucket=name)
-        elif resource.kind == "delivery stream":
-            boto3.client("firehose").delete_delivery_stream(DeliveryStreamName=name)
-        elif resource.kind == "table":
-            boto3.client("dynamodb").delete_table(TableName=name)
-        elif resource.kind == "secret":
-            boto3.client("secretsmanager").delete_secret(SecretId=name,
-                                                         ForceDeleteWithoutRecovery=True)
-        elif resource.kind == "topic":
-            boto3.client("sns").delete_topic(TopicArn=name)
-        elif resource.kind == "endpoint":
-            if not _exists(lambda n=name: sagemaker.describe_endpoint(EndpointName=n)):
-                continue  # only looping participants' endpoints exist in moto
-            sagemaker.delete_endpoint(EndpointName=name)
-        elif resource.kind == "notebook instance":
-            try:
-                status = sagemaker.describe_notebook_instance(
-                    NotebookInstanceName=name)["NotebookInstanceStatus"]
-            except ClientError:
-                continue  # the portal phase creates them in moto; nothing else does
-            if status != "Stopped":  # SageMaker deletes only a stopped notebook instance
-                sagemaker.stop_notebook_instance(NotebookInstanceName=name)
-            sagemaker.delete_notebook_instance(NotebookInstanceName=name)
-        deleted.append(f"{resource.kind} {name}")
+    """Delete what the rehearsal created from the declarations, as `pulumi destroy`
+    would; what was deleted."""
+    deleted = []
+    for token, (kind, name_of, delete) in DELETERS.items():
+        for declared in world.program.of_type(token):
+            name = name_of(world, declared)
+            if name and delete(name, sagemaker) is not False:
+                deleted.append(f"{kind} {name}")
     return deleted
+
+
+def not_audited(world: World) -> list[str]:
+    """The declared kinds the rehearsal does not create in moto, so the audit cannot
+    see (the type's last part, with how many are declared)."""
+    counts: dict[str, int] = {}
+    for declared in world.program.resources:
+        if declared.custom and not declared.type.startswith("pulumi:") \
+                and declared.type not in DELETERS and declared.type not in WITH_PARENT:
+            kind = declared.type.rsplit(":", 1)[-1]
+            counts[kind] = counts.get(kind, 0) + 1
+    return [f"{n} {kind}" for kind, n in sorted(counts.items())]
 
 
 @dataclass
@@ -238,6 +249,7 @@ class Teardown:
     unswept: list[str] = field(default_factory=list)
     destroyed: list[str] = field(default_factory=list)
     after: list[Leftover] = field(default_factory=list)  # the audit, after destroy
+    uncovered: list[str] = field(default_factory=list)  # declared, never created here
 
     @property
     def billable(self) -> list[Leftover]:
@@ -267,6 +279,13 @@ class Teardown:
         else:
             lines.append(f"  audit: nothing billable left ({free} free leftover"
                          f"{'' if free == 1 else 's'}{_by_kind(self.after)})")
+        created = sorted({kind for kind, _, _ in DELETERS.values()})
+        lines.append(f"  the audit covers what the rehearsal creates, tagged as declared: "
+                     f"{', '.join(created)} (and the participants' SageMaker leftovers "
+                     "and log streams by name)")
+        if self.uncovered:
+            lines.append("  declared but not created in moto, so not audited: "
+                         + ", ".join(self.uncovered))
         lines.append(f"  ({MOTO_NOTE})")
         return lines
 
@@ -304,4 +323,5 @@ def teardown(world: World, participants: list[str], event: str, sagemaker: Runni
                                      + report.deleted_log_streams + report.deleted_log_groups)
     result.destroyed = destroy(world, sagemaker)
     result.after = auditor.leftovers()
+    result.uncovered = not_audited(world)
     return result

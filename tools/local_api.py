@@ -6,10 +6,17 @@ what the API's request validator does before any Lambda runs. Each stage maps to
 handler callable, so one server can front every participant.
 
 Optionally it throttles like a stage's method settings do (a token bucket of rate and
-burst), with one bucket per stage *and caller*: a SigV4-signed caller (its access key)
-or an API key is a caller of its own, everyone else shares the anonymous bucket. That
-models the deployed design where the edge's traffic has its own identity (IAM auth or a
-usage plan) and so its own throttle; an unsigned flood uses up only the anonymous one.
+burst). A stage's throttle is shared by every caller of the stage (`per_caller=False`,
+what API Gateway's stage and method throttles are); `per_caller=True` gives each caller
+a bucket of its own, as a usage plan's per-client throttle does (a SigV4-signed caller
+by its access key, an API key by itself, everyone else the anonymous bucket).
+
+The throttle is applied after authorization: a request the stage's authorization
+refuses (403) never takes a token. AWS's throttling page
+(docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)
+documents the kinds of throttle and the order they apply in, but not where authorization
+falls; AWS experts on re:Post say unauthorized requests are not billed. So this order is
+an assumption, stated as such in the README's "In the rehearsal".
 """
 
 from __future__ import annotations
@@ -61,10 +68,14 @@ def caller_of(headers: Mapping[str, str]) -> str:
 
 
 class Throttle:
-    """Token buckets of `rate` per second and `burst`, one per (stage, caller)."""
+    """Token buckets of `rate` per second and `burst` per stage: one per stage shared by
+    all its callers, or with `per_caller`, one per (stage, caller)."""
 
-    def __init__(self, limits: Mapping[str, tuple[float, int]], clock=time.monotonic):
-        self.limits, self.clock = dict(limits), clock
+    SHARED = "*"  # the caller of a shared bucket
+
+    def __init__(self, limits: Mapping[str, tuple[float, int]], clock=time.monotonic,
+                 per_caller: bool = True):
+        self.limits, self.clock, self.per_caller = dict(limits), clock, per_caller
         self._buckets: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
         self.rejected: dict[tuple[str, str], int] = {}
@@ -73,14 +84,15 @@ class Throttle:
         if stage not in self.limits:
             return True
         rate, burst = self.limits[stage]
+        key = (stage, caller if self.per_caller else self.SHARED)
         with self._lock:
             now = self.clock()
-            tokens, last = self._buckets.get((stage, caller), [float(burst), now])
+            tokens, last = self._buckets.get(key, [float(burst), now])
             tokens = min(float(burst), tokens + (now - last) * rate)
             admitted = tokens >= 1
-            self._buckets[(stage, caller)] = [tokens - 1 if admitted else tokens, now]
+            self._buckets[key] = [tokens - 1 if admitted else tokens, now]
             if not admitted:
-                self.rejected[(stage, caller)] = self.rejected.get((stage, caller), 0) + 1
+                self.rejected[key] = self.rejected.get(key, 0) + 1
             return admitted
 
 
@@ -113,7 +125,7 @@ class _Handler(KeepAliveHandler):
         if route is None or parts[1] != RESOURCE:
             return self._gateway_error(403, "Missing Authentication Token")
         refusal = self.authorize(parts[0], self.headers) if self.authorize else None
-        if refusal:
+        if refusal:  # before the throttle: a refused request takes no token (module doc)
             return self._gateway_error(403, refusal)
         if self.throttle and not self.throttle.admit(parts[0], caller_of(self.headers)):
             return self._gateway_error(429, "Too Many Requests")
