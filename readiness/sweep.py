@@ -208,16 +208,21 @@ BILLABLE = {
 }
 
 
+UNTYPED_ARN_KINDS = {"sqs": "queue", "sns": "topic"}
+
+
 def _arn_kind(arn: str) -> tuple[str, str]:
     parts = arn.split(":", 5)
     service, rest = parts[2], parts[5]
     if service == "s3":
         return "s3:bucket", rest
-    for separator in ("/", ":"):
-        if separator in rest:
-            kind, name = rest.split(separator, 1)
-            return f"{service}:{kind}", name
-    return f"{service}:{rest}", rest
+    # The resource type ends at the first "/" or ":", whichever comes first: a log group's
+    # ARN is `log-group:/aws/lambda/x`, a model's `model/name`.
+    cut = min((i for i in (rest.find("/"), rest.find(":")) if i >= 0), default=-1)
+    if cut >= 0:
+        return f"{service}:{rest[:cut]}", rest[cut + 1:]
+    # Queues and topics have no type in their ARN: `arn:aws:sqs:<region>:<account>:<name>`.
+    return f"{service}:{UNTYPED_ARN_KINDS.get(service, rest)}", rest
 
 
 class Auditor:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from handlers.environment import Environment
+from tools.iam_grants import arn_matches  # noqa: F401  (the isolation tests match ARNs as the rehearsal does)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,14 +88,3 @@ def set_environment(monkeypatch, settings: Environment) -> None:
     """Put a function's settings in os.environ, as its component declares them for Lambda."""
     for name, value in settings.to_environment().items():
         monkeypatch.setenv(name, value)
-
-
-def arn_matches(pattern: str, arn: str) -> bool:
-    """Whether an IAM resource pattern covers an ARN: `*` any run of characters, `?` one.
-
-    Matched over the whole ARN, so `*` may cross `:` and `/`: at least as wide as IAM's own
-    matching, which is what an isolation test needs (it may only over-report)."""
-    import re
-
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, arn, flags=re.DOTALL) is not None

@@ -218,3 +218,20 @@ def test_the_retraining_loops_jobs_models_and_configs_are_swept_for_their_owner_
     report = Sweeper(EVENT, PARTICIPANTS, sm, logs).sweep("ada")
     assert loop_run in sm.stopped
     assert loop_run in report.deleted_models and loop_run in report.deleted_configs
+
+
+@pytest.mark.parametrize("arn, kind", [
+    ("arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/aim368-ada-collect",
+     ("logs:log-group", "/aws/lambda/aim368-ada-collect")),
+    ("arn:aws:sagemaker:us-east-1:111111111111:model/aim368-ada--xgb-1",
+     ("sagemaker:model", "aim368-ada--xgb-1")),
+    ("arn:aws:sqs:us-east-1:111111111111:aim368-undelivered-samples",
+     ("sqs:queue", "aim368-undelivered-samples")),
+    ("arn:aws:sns:us-east-1:111111111111:aim368-fc-samples", ("sns:topic", "aim368-fc-samples")),
+    ("arn:aws:s3:::aim368-ada-samples-1234567", ("s3:bucket", "aim368-ada-samples-1234567")),
+    ("arn:aws:cloudwatch:us-east-1:111111111111:alarm:aim368-ada-rmse",
+     ("cloudwatch:alarm", "aim368-ada-rmse")),
+])
+def test_a_tagged_arn_is_named_by_its_resource_type(arn, kind):
+    from readiness.sweep import _arn_kind
+    assert _arn_kind(arn) == kind

@@ -28,7 +28,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
     """Whether an IAM resource pattern covers an ARN: `*` any run of characters, `?` one.
 
     Matched over the whole ARN, so `*` may cross `:` and `/`, as IAM's own matching does
-    for resources (tests/kit.py has the same rule for the isolation tests)."""
+    for resources (the isolation tests use this one through tests/kit.py)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, arn, flags=re.DOTALL) is not None
 
