@@ -1,107 +1,171 @@
-"""The workshop as code: the shared event parts once, then every lab for every participant."""
+"""The workshop as code, in three kinds of stack from this one program (`topology` config):
+
+- single stack (`participantStacks: false`): the shared event parts once, then every lab for
+  every participant, all here;
+- the event stack (`participantStacks: true`): the roster, the shared parts and the slot
+  assignment; it exports what participant stacks need;
+- a participant stack (`participant: <id>`, `eventStack: <org/project/stack>`): only that
+  participant's labs, reading the shared parts through a StackReference.
+
+Both topologies declare each participant through the same `declare_participant`.
+"""
 
 from pathlib import Path
 
 import pulumi
 
-from components.inference_api import InferenceApi, InferenceApiArgs
-from components.live_inference import LiveInference, LiveInferenceArgs
+from components.inference_api import ApiTarget, InferenceApi, InferenceApiArgs
 from components.live_scoring import LiveScoring, LiveScoringArgs, ScoredParticipant
-from components.model_training import ModelTraining, ModelTrainingArgs
 from components.monitoring import Monitoring, MonitoringArgs
-from components.parts.providers import event_provider, participant_provider
-from components.sample_collection import SampleCollection, SampleCollectionArgs
+from components.participant import ParticipantArgs, ParticipantLabs, SharedParts
+from components.parts.providers import (
+    account_provider,
+    event_provider,
+    providers_by_account,
+)
 from components.sample_feed import SampleFeed, SampleFeedArgs
 from components.training_data import TrainingData, TrainingDataArgs
 from event.config import load_config
 from event.names import ParticipantNames
-from event.roster import load_roster
-from event.sharding import api_count, shared_api_name, shared_api_of
+from event.roster import Participant, load_roster
+from event.sharding import shared_api_name
+from event.slots import assign_slots, load_slots, slots_path_for
+from event.topology import (
+    checked_target,
+    inference_url,
+    participant_entry,
+    roster_document,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
-# Both raise with every problem listed, before any resource is declared.
+# Each raises with every problem listed, before any resource is declared.
 config = load_config()
-roster = load_roster(PROJECT_DIR / config.roster, config.event)
+roster_path = PROJECT_DIR / config.roster
+roster = load_roster(roster_path, config.event)
 event = config.event
-own_accounts = [p.account for p in roster if p.account]
-shared = pulumi.ResourceOptions(providers=[event_provider(config)])
+topology = config.topology
 
-# The FC's sample feed, which every participant's Lab 1 subscribes to.
-feed = SampleFeed(f"{event}-sample-feed",
-                  SampleFeedArgs(event, config.feed, config.drift, config.logs,
-                                 subscriber_accounts=own_accounts),
-                  opts=shared)
 
-# The pre-collected data set, the baseline model and the notebooks: one read-only copy.
-training_data = TrainingData(f"{event}-training-data",
-                             TrainingDataArgs(event, config.dataset, reader_accounts=own_accounts),
-                             opts=shared)
+def declare_participant(participant: Participant, shared: SharedParts, api: ApiTarget,
+                        provider: pulumi.ProviderResource) -> ParticipantLabs:
+    """One participant's Lab 1, Lab 2 and Lab 3, in either topology."""
+    return ParticipantLabs(
+        participant.id,
+        ParticipantArgs(ParticipantNames(event, participant.id), shared, api, config),
+        opts=pulumi.ResourceOptions(provider=provider))
 
-# Live inference APIs shared by participants in the event's account, one stage each.
-api_of = shared_api_of(roster, config.inference.stages_per_api)
-inference_apis = [
-    InferenceApi(shared_api_name(event, k),
-                 InferenceApiArgs(name=shared_api_name(event, k), region=config.region),
-                 opts=shared)
-    for k in range(api_count(len(api_of), config.inference.stages_per_api))
-]
 
-# Every participant: Lab 1 (collect samples), Lab 2 (train, deploy), Lab 3 (serve).
-participants = {}
-for participant in roster:
-    names = ParticipantNames(event, participant.id)
-    opts = pulumi.ResourceOptions(providers=[participant_provider(config, participant)])
-    lab1 = SampleCollection(
-        f"{participant.id}-lab1",
-        SampleCollectionArgs(names, sample_topic_arn=feed.topic_arn,
-                             undelivered_queue_arn=feed.undelivered_queue_arn,
-                             collection=config.collection, logs=config.logs),
-        opts=opts)
-    lab2 = ModelTraining(
-        f"{participant.id}-lab2",
-        ModelTrainingArgs(names, region=config.region,
-                          participant_bucket_name=lab1.bucket_name,
-                          participant_bucket_arn=lab1.bucket_arn,
-                          shared_bucket_name=training_data.bucket_name,
-                          shared_bucket_arn=training_data.bucket_arn,
-                          baseline_model_key=training_data.baseline_model_key,
-                          notebook=config.notebook, endpoint=config.endpoint),
-        opts=opts)
-    shared_api = inference_apis[api_of[participant.id]] if participant.id in api_of else None
-    lab3 = LiveInference(
-        f"{participant.id}-lab3",
-        LiveInferenceArgs(names, region=config.region,
-                          shared_api=shared_api.target() if shared_api else None,
-                          inference=config.inference, logs=config.logs),
-        opts=opts)
-    participants[participant.id] = {
-        "name": participant.name,
-        "bucket": lab1.bucket_name,
-        "delivery_stream": lab1.delivery_stream_name,
-        "collection_function": lab1.collection_function_name,
-        "notebook": lab2.notebook_name,
-        "endpoint": lab2.endpoint_name,
-        "inference_url": lab3.url,
-    }
+def participant_stack() -> None:
+    """Only this participant's labs; the event's shared parts come from the event stack."""
+    me = participant_entry(roster, topology.participant, str(roster_path))
+    event_stack = pulumi.StackReference(topology.event_stack)
+    target = pulumi.Output.all(event_stack.require_output("roster"),
+                               event_stack.require_output("inference_targets")).apply(
+        lambda outputs: checked_target(me.id, me, topology.event_stack, *outputs))
+    shared = SharedParts(
+        sample_topic_arn=event_stack.require_output("sample_topic_arn"),
+        undelivered_queue_arn=event_stack.require_output("undelivered_queue_arn"),
+        training_bucket_name=event_stack.require_output("training_data_bucket"),
+        training_bucket_arn=event_stack.require_output("training_data_bucket_arn"),
+        baseline_model_key=event_stack.require_output("baseline_model_key"))
+    # No deployment_id: the stage's deployment is this stack's own (components/live_inference.py).
+    api = ApiTarget(rest_api_id=target["rest_api_id"], execution_arn=target["execution_arn"],
+                    deployment_id=None)
+    provider = account_provider(config, me.account) if me.account else event_provider(config)
+    labs = declare_participant(me, shared, api, provider)
+    pulumi.export("participant", me.id)
+    pulumi.export("name", me.name)
+    for key, value in labs.outputs().items():
+        pulumi.export(key, value)
 
-# The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.
-scoring = LiveScoring(
-    f"{event}-live-scoring",
-    LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, participants[p.id]["inference_url"])
-                            for p in roster],
-                    edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
-                    drift=config.drift, logs=config.logs),
-    opts=shared)
-Monitoring(f"{event}-monitoring",
-           MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
-                          leaderboard_url=scoring.leaderboard_url),
-           opts=shared)
 
-pulumi.export("leaderboard_url", scoring.leaderboard_url)
-pulumi.export("sample_topic_arn", feed.topic_arn)
-pulumi.export("undelivered_samples_queue", feed.undelivered_queue_url)
-pulumi.export("training_data_bucket", training_data.bucket_name)
-pulumi.export("baseline_test_rmse_ms",
-              training_data.baseline_test_rmse.apply(lambda rmse: round(rmse, 1)))
-pulumi.export("participants", participants)
+def event_parts() -> None:
+    """The shared parts; every participant's labs too in single-stack mode."""
+    single = not topology.participant_stacks
+    stages_per_api = config.inference.stages_per_api
+    # Stable slots: read before anything is declared (SlotsError lists every problem).
+    assignment = assign_slots([p.id for p in roster if not p.account],
+                              load_slots(slots_path_for(roster_path), stages_per_api),
+                              stages_per_api)
+    providers = providers_by_account(config, [p.account for p in roster])
+    shared_opts = pulumi.ResourceOptions(provider=providers[None])
+    own_accounts = [p.account for p in roster if p.account]
+
+    # The FC's sample feed, which every participant's Lab 1 subscribes to.
+    feed = SampleFeed(f"{event}-sample-feed",
+                      SampleFeedArgs(event, config.feed, config.drift, config.logs,
+                                     subscriber_accounts=own_accounts),
+                      opts=shared_opts)
+    # The pre-collected data set, the baseline model and the notebooks: one read-only copy.
+    training_data = TrainingData(f"{event}-training-data",
+                                 TrainingDataArgs(event, config.dataset, reader_accounts=own_accounts),
+                                 opts=shared_opts)
+
+    # Live inference APIs: shared ones in the event's account (only those a slot uses), one of
+    # their own for participants in their own account. With participant stacks, their stages
+    # live in other stacks: the APIs are protected, so a plain `pulumi destroy` of the event
+    # stack stops instead of deleting every participant's stage with them (README).
+    api_opts = pulumi.ResourceOptions(protect=not single)
+    apis = {index: InferenceApi(shared_api_name(event, index),
+                                InferenceApiArgs(shared_api_name(event, index), config.region,
+                                                 deploy=single),
+                                opts=pulumi.ResourceOptions.merge(shared_opts, api_opts))
+            for index in assignment.apis_in_use()}
+    targets = {pid: apis[slot.api].target() for pid, slot in assignment.slots.items()}
+    for p in roster:
+        if p.account:
+            own = ParticipantNames(event, p.id).own_api
+            targets[p.id] = InferenceApi(
+                own, InferenceApiArgs(own, config.region, deploy=single),
+                opts=pulumi.ResourceOptions.merge(
+                    pulumi.ResourceOptions(provider=providers[p.account]), api_opts)).target()
+
+    shared = SharedParts(sample_topic_arn=feed.topic_arn,
+                         undelivered_queue_arn=feed.undelivered_queue_arn,
+                         training_bucket_name=training_data.bucket_name,
+                         training_bucket_arn=training_data.bucket_arn,
+                         baseline_model_key=training_data.baseline_model_key)
+    if single:
+        labs = {p.id: declare_participant(p, shared, targets[p.id], providers[p.account])
+                for p in roster}
+        urls = {pid: lab.inference_url for pid, lab in labs.items()}
+        pulumi.export("participants", {p.id: {"name": p.name, **labs[p.id].outputs()}
+                                       for p in roster})
+    else:
+        urls = {p.id: inference_url(targets[p.id].rest_api_id, config.region,
+                                    ParticipantNames(event, p.id).stage) for p in roster}
+        pulumi.export("roster", roster_document(roster))
+        pulumi.export("inference_targets", {
+            pid: {"rest_api_id": target.rest_api_id, "execution_arn": target.execution_arn}
+            for pid, target in targets.items()})
+
+    # The event layer: the FC edge's scored traffic, the leaderboard, dashboard and alarms.
+    scoring = LiveScoring(
+        f"{event}-live-scoring",
+        LiveScoringArgs(event, [ScoredParticipant(p.id, p.name, urls[p.id]) for p in roster],
+                        edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
+                        drift=config.drift, logs=config.logs),
+        opts=shared_opts)
+    Monitoring(f"{event}-monitoring",
+               MonitoringArgs(event, config.region, [p.id for p in roster], config.alarms,
+                              leaderboard_url=scoring.leaderboard_url),
+               opts=shared_opts)
+
+    pulumi.export("leaderboard_url", scoring.leaderboard_url)
+    pulumi.export("scores_table", scoring.table_name)
+    pulumi.export("sample_topic_arn", feed.topic_arn)
+    pulumi.export("undelivered_samples_queue", feed.undelivered_queue_url)
+    pulumi.export("undelivered_queue_arn", feed.undelivered_queue_arn)
+    pulumi.export("training_data_bucket", training_data.bucket_name)
+    pulumi.export("training_data_bucket_arn", training_data.bucket_arn)
+    pulumi.export("baseline_model_key", training_data.baseline_model_key)
+    pulumi.export("baseline_test_rmse_ms",
+                  training_data.baseline_test_rmse.apply(lambda rmse: round(rmse, 1)))
+    pulumi.export("slots", assignment.to_document())
+
+
+if topology.kind == "participant":
+    participant_stack()
+else:
+    event_parts()

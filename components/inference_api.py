@@ -41,6 +41,9 @@ def shape_hash(shape: dict = API_SHAPE) -> str:
 class InferenceApiArgs:
     name: str  # logical and physical name
     region: str
+    # False when the stages live in other stacks (participant stacks): each of those deploys
+    # the API itself, because AWS refuses to delete a deployment a stage still points to.
+    deploy: bool = True
 
 
 @dataclass
@@ -48,13 +51,23 @@ class ApiTarget:
     """What a stage needs of the API it joins."""
     rest_api_id: pulumi.Input[str]
     execution_arn: pulumi.Input[str]
-    deployment_id: pulumi.Input[str]
+    deployment_id: pulumi.Input[str] | None  # None: the stage's owner deploys the API itself
+
+
+def deploy(parent: pulumi.Resource, name: str, rest_api_id: pulumi.Input[str],
+           depends_on: list[pulumi.Resource] | None = None) -> aws.apigateway.Deployment:
+    """A deployment (snapshot) of the API's shape; a new shape replaces it, which re-points
+    the stages that use it."""
+    return aws.apigateway.Deployment(
+        f"{name}-deployment", rest_api=rest_api_id,
+        description="live inference", triggers={"shape": shape_hash()},
+        opts=child_of(parent, depends_on=depends_on or []))
 
 
 class InferenceApi(pulumi.ComponentResource):
     rest_api_id: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
-    deployment_id: pulumi.Output[str]
+    deployment_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: InferenceApiArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -83,13 +96,12 @@ class InferenceApi(pulumi.ComponentResource):
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
             uri=account.apply(lambda a: FUNCTION_URI.format(region=args.region, account=a)),
             opts=child)
-        deployment = aws.apigateway.Deployment(
-            f"{args.name}-deployment", rest_api=api.id,
-            description="live inference", triggers={"shape": shape_hash()},
-            opts=child_of(self, depends_on=[method, integration, validator]))
         self.rest_api_id = api.id
         self.execution_arn = api.execution_arn
-        self.deployment_id = deployment.id
+        self.deployment_id = None
+        if args.deploy:
+            self.deployment_id = deploy(self, args.name, api.id,
+                                        depends_on=[method, integration, validator]).id
         self.register_outputs({"rest_api_id": self.rest_api_id,
                                "execution_arn": self.execution_arn,
                                "deployment_id": self.deployment_id})
