@@ -83,6 +83,7 @@ class Declared:
     custom: bool
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
 
     @property
     def provider_urn(self) -> str:
@@ -276,7 +277,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=urn, id=response.id, type=request.type, name=request.name, inputs=inputs,
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom,
-            ignore_changes=list(request.ignoreChanges),
+            ignore_changes=list(request.ignoreChanges), protect=bool(request.protect),
             custom_timeouts={k: getattr(request.customTimeouts, k)
                              for k in ("create", "update", "delete")
                              if getattr(request.customTimeouts, k)}))
