@@ -2,8 +2,17 @@
 
 import sys
 
-from bench import (control_plane, edge_load, fleet_bounds, generator, inference_handler,
-                   program_eval, retraining, training)
+from bench import (
+    control_plane,
+    edge_load,
+    fleet_bounds,
+    generator,
+    inference_handler,
+    program_eval,
+    retraining,
+    topology,
+    training,
+)
 
 if __name__ == "__main__":
     sizes = [int(n) for n in sys.argv[1:]] or None
@@ -11,6 +20,7 @@ if __name__ == "__main__":
     generator.main()
     control_plane.main()
     fleet_bounds.main()
+    topology.main()
     inference_handler.main()
     edge_load.main()
     training.main()

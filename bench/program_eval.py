@@ -17,7 +17,6 @@ from pathlib import Path
 import yaml
 
 from tools.mock_program import PARTICIPANT_TYPE, run_program
-
 from training.build import build_for_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
