@@ -34,6 +34,7 @@ from event.topology import (
     checked_target,
     inference_url,
     participant_entry,
+    required_output,
     roster_document,
 )
 
@@ -60,15 +61,19 @@ def participant_stack() -> None:
     """Only this participant's labs; the event's shared parts come from the event stack."""
     me = participant_entry(roster, topology.participant, str(roster_path))
     event_stack = pulumi.StackReference(topology.event_stack)
-    target = pulumi.Output.all(event_stack.require_output("roster"),
-                               event_stack.require_output("inference_targets")).apply(
-        lambda outputs: checked_target(me.id, me, topology.event_stack, *outputs))
+    outputs = event_stack.outputs
+    target = outputs.apply(lambda o: checked_target(me.id, me, topology.event_stack,
+                                                    o.get("roster"), o.get("inference_targets")))
     shared = SharedParts(
-        sample_topic_arn=event_stack.require_output("sample_topic_arn"),
-        undelivered_queue_arn=event_stack.require_output("undelivered_queue_arn"),
-        training_bucket_name=event_stack.require_output("training_data_bucket"),
-        training_bucket_arn=event_stack.require_output("training_data_bucket_arn"),
-        baseline_model_key=event_stack.require_output("baseline_model_key"))
+        sample_topic_arn=outputs.apply(required_output("sample_topic_arn", topology.event_stack)),
+        undelivered_queue_arn=outputs.apply(required_output("undelivered_queue_arn",
+                                                            topology.event_stack)),
+        training_bucket_name=outputs.apply(required_output("training_data_bucket",
+                                                           topology.event_stack)),
+        training_bucket_arn=outputs.apply(required_output("training_data_bucket_arn",
+                                                          topology.event_stack)),
+        baseline_model_key=outputs.apply(required_output("baseline_model_key",
+                                                         topology.event_stack)))
     # No deployment_id: the stage's deployment is this stack's own (components/live_inference.py).
     api = ApiTarget(rest_api_id=target["rest_api_id"], execution_arn=target["execution_arn"],
                     deployment_id=None)

@@ -12,7 +12,7 @@ the event stack may disagree: a roster edited after the event stack's last `up`)
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -68,6 +68,21 @@ def checked_target(participant: str, local: Participant, event_stack: str,
             f"the event stack {event_stack} exports no inference target for {participant!r}; "
             "run its `up` again")
     return dict(targets[participant])
+
+
+def required_output(name: str, event_stack: str) -> Callable[[Mapping[str, Any]], Any]:
+    """For `StackReference.outputs.apply`: one output of the event stack, or a clear error.
+
+    Not `require_output`: it lifts the whole outputs map into nested Outputs on every call,
+    so a participant stack's evaluation would grow with the roster (the event stack exports
+    maps keyed by participant); one apply over the plain map costs the same at any size.
+    """
+    def pick(outputs: Mapping[str, Any]) -> Any:
+        if outputs.get(name) is None:
+            raise pulumi.RunError(f"the event stack {event_stack} has no output '{name}'; "
+                                  "run its `up` (fleet up) first")
+        return outputs[name]
+    return pick
 
 
 def inference_url(rest_api_id: pulumi.Input[str], region: str, stage: str) -> pulumi.Output[str]:

@@ -217,3 +217,12 @@ def test_a_broken_slots_file_stops_the_program_before_anything_is_declared(tmp_p
     with pytest.raises(SlotsError, match="share the slot api 0, position 0"):
         event.single()
     assert last_run().resources == []
+
+
+def test_a_missing_event_stack_output_is_named(tmp_path):
+    event = Event(tmp_path, ROSTER)
+    event.event_stack()
+    del event.outputs[EVENT_STACK]["baseline_model_key"]
+    with pytest.raises(pulumi.RunError, match=f"the event stack {EVENT_STACK} has no output "
+                                              "'baseline_model_key'"):
+        event.participant_stack("ada-lovelace")
