@@ -35,10 +35,14 @@ def roster(participants: int) -> list[dict]:
             for i in range(participants)]
 
 
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+def timed(fn, repeats: int = 1):
+    """Best of `repeats` wall times (the machine is shared) and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
 
 
 def measure(participants: int, folder: Path) -> dict:
@@ -49,7 +53,7 @@ def measure(participants: int, folder: Path) -> dict:
     event_s, event = timed(lambda: run_program({**config, "participantStacks": "true"}))
     one_s, one = timed(lambda: run_program(
         {**config, "participant": "participant-0000", "eventStack": EVENT_STACK},
-        stack_outputs={EVENT_STACK: event.outputs}))
+        stack_outputs={EVENT_STACK: event.outputs}), repeats=3)
     single_s, single = timed(lambda: evaluate(config))
     listing_s, _ = timed(lambda: listing(single, io.StringIO()))
     accounts = len({e["account"] for e in roster(participants) if "account" in e})
