@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup artifacts rehearse test bench preview fleet preflight cost handouts lock clean
+.PHONY: setup lint artifacts rehearse test bench preview fleet preflight cost handouts lock clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ artifacts: setup  ## build the data set, the baseline model and the notebooks th
 
 rehearse: setup  ## the whole event on this machine, on an AWS emulator (see rehearsal.yaml)
 	$(PY) -m rehearsal
+
+lint: setup  ## ruff over the whole tree (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 test: setup  ## run the whole test suite
 	$(PY) -m pytest -q
@@ -35,11 +38,11 @@ fleet: setup  ## drive the event stack and a stack per participant, e.g. make fl
 preflight: artifacts  ## check what participants.yaml declares against AWS's limits (and quotas, with credentials)
 	$(PY) -m readiness preflight $(PREFLIGHT_ARGS)
 
-cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default 8)
-	$(PY) -m readiness cost --hours $(or $(HOURS),8) $(COST_ARGS)
+cost: artifacts  ## estimate the event's cost per component, per hour and for HOURS hours (default: the event's window, else 8)
+	$(PY) -m readiness cost $(if $(HOURS),--hours $(HOURS)) $(COST_ARGS)
 
 JOIN_LINKS ?= out/join-links.json
-handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (see docs/access.md)
+handouts: setup  ## printable cards, PDF and mail-merge CSV from $(JOIN_LINKS) (`make fleet ARGS=links` writes it)
 	$(PY) -m access.handouts $(JOIN_LINKS) --out out/handouts $(HANDOUT_OPTIONS)
 
 # The current lock constrains the resolution: without it pip backtracks for a long time

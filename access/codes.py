@@ -13,6 +13,7 @@ portal's directory, and the old link stops working within the portal's directory
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,19 @@ from handlers.portal import CODE_BYTES, code_hash
 # token_urlsafe(16) gives 22 characters; anything shorter carries fewer than 128 bits.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
 
-__all__ = ["CODE_PATTERN", "code_hash", "missing", "new_code", "problems", "rotate"]
+__all__ = ["CODE_PATTERN", "JoinCodeError", "code_hash", "from_config", "missing", "new_code",
+           "problems", "rotate"]
+CONFIG_KEY = "joinCodes"  # the stack config key (a secret map of participant id -> code)
+
+
+class JoinCodeError(ValueError):
+    """The stack's join codes cannot be used; lists every problem, never a code."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) with the join codes ({CONFIG_KEY}):\n"
+                         f"{listing}\nRun `make fleet ARGS=codes` to add the missing ones.")
 
 
 def new_code() -> str:
@@ -33,7 +46,7 @@ def new_code() -> str:
 def problems(codes: Mapping[str, str], participant_ids: Iterable[str]) -> list[str]:
     """Every reason `codes` cannot be used for these participants (never shows a code)."""
     ids = list(participant_ids)
-    found = [f"participant '{p}' has no join code; run `fleet rotate-code {p}`"
+    found = [f"participant '{p}' has no join code; run `fleet codes`"
              for p in ids if p not in codes]
     found += [f"join code for '{p}' is not in the roster" for p in codes if p not in ids]
     found += [f"join code for '{p}' is not 22-128 URL-safe characters (at least 128 bits)"
@@ -61,3 +74,18 @@ def rotate(codes: Mapping[str, str], participant_id: str) -> dict[str, str]:
     while fresh == codes[participant_id]:  # 2^-128, but a rotation must change the code
         fresh = new_code()
     return {**codes, participant_id: fresh}
+
+
+def from_config(text: str | None, participant_ids: Iterable[str]) -> dict[str, str]:
+    """The codes from the `joinCodes` config text (JSON); JoinCodeError lists every problem."""
+    ids = list(participant_ids)
+    try:
+        codes = json.loads(text) if text else {}
+    except ValueError:
+        codes = None
+    if not isinstance(codes, dict):
+        raise JoinCodeError([f"{CONFIG_KEY} is not a map of participant id -> code"])
+    found = problems(codes, ids)
+    if found:
+        raise JoinCodeError(found)
+    return codes

@@ -5,10 +5,13 @@ import sys
 from bench import (
     control_plane,
     edge_load,
+    edge_tls,
     fleet_bounds,
     generator,
     inference_handler,
+    leaderboard,
     program_eval,
+    rehearsal_scale,
     retraining,
     topology,
     training,
@@ -23,5 +26,8 @@ if __name__ == "__main__":
     topology.main()
     inference_handler.main()
     edge_load.main()
+    edge_tls.main()
     training.main()
     retraining.main()
+    leaderboard.main()
+    rehearsal_scale.main()  # whole rehearsals of 3, 30 and 100: the slowest, last

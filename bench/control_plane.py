@@ -15,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from tools.mock_program import run_program
-
 from training.build import build_for_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

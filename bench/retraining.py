@@ -81,7 +81,7 @@ def run_loop(window_minutes: int, baseline_artifact: bytes) -> dict:
             "InstanceType": "ml.c5.large"}])
         sagemaker.create_endpoint(EndpointName=n["endpoint"], EndpointConfigName="c")
         runtime = EmulatedRuntime()
-        loop = LocalLoop(environment("ada", WINDOW_MINUTES=str(max(window_minutes, 5))),
+        loop = LocalLoop(environment("ada", window_minutes=max(window_minutes, 5)),
                          retraining.Clients(sagemaker, runtime, s3, table))
         fresh = fc_samples.generate(20_000, 7, "peak-season")
         features, truth = _arrays(fresh)

@@ -52,6 +52,13 @@ def graphs(event: str) -> list[Graph]:
               f"{event} inference"),
         Graph("Lab 3: API Gateway 5xx per stage", "AWS/ApiGateway", ("ApiName", "Stage"),
               "5XXError", "Sum", f"{event} liveinference"),
+        # The retraining loop's judge (handlers/retraining.py metrics_record).
+        Graph("Retraining attempts judged", mine, per_participant, "RetrainingAttempts", "Sum"),
+        Graph("Retraining promotions", mine, per_participant, "RetrainingPromotions", "Sum"),
+        Graph("Retraining: candidate RMSE on the holdout (ms)", mine, per_participant,
+              "CandidateRMSE", "Average"),
+        Graph("Retraining: current model's RMSE on the holdout (ms)", mine, per_participant,
+              "CurrentRMSE", "Average"),
     ]
 
 

@@ -3,13 +3,19 @@
 The method requires the `features` query parameter (a request validator rejects a
 missing one before any Lambda runs) and proxies to the Lambda that the calling stage's
 `function` stage variable names. Participants add their own stage (LiveInference).
+
+The method requires SigV4 (AWS_IAM): only principals granted `execute-api:Invoke` on a
+stage reach its Lambda -- the FC edge on every stage, each participant on their own
+(README, "Isolation between participants"). An API in a participant's own account also carries a resource
+policy naming the edge's role, since a caller from another account needs both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -26,7 +32,7 @@ FUNCTION_URI = ("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
 API_SHAPE = {
     "path": RESOURCE_PATH,
     "method": "GET",
-    "authorization": "NONE",
+    "authorization": "AWS_IAM",
     "request_parameters": {REQUIRED_PARAMETER: True},
     "validator": {"parameters": True, "body": False},
     "integration": {"type": "AWS_PROXY", "http_method": "POST", "uri": FUNCTION_URI},
@@ -41,9 +47,16 @@ def shape_hash(shape: dict = API_SHAPE) -> str:
 class InferenceApiArgs:
     name: str  # logical and physical name
     region: str
+    # Principals of other accounts (the FC edge's role) that may call every stage.
+    cross_account_invokers: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     # False when the stages live in other stacks (participant stacks): each of those deploys
     # the API itself, because AWS refuses to delete a deployment a stage still points to.
     deploy: bool = True
+
+
+def method_arn(execution_arn: pulumi.Input[str], stage: str) -> pulumi.Output[str]:
+    """What `execute-api:Invoke` names for one stage's GET /liveinference."""
+    return pulumi.Output.concat(execution_arn, f"/{stage}/{API_SHAPE['method']}/{RESOURCE_PATH}")
 
 
 @dataclass
@@ -96,6 +109,14 @@ class InferenceApi(pulumi.ComponentResource):
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
             uri=account.apply(lambda a: FUNCTION_URI.format(region=args.region, account=a)),
             opts=child)
+        if args.cross_account_invokers:
+            aws.apigateway.RestApiPolicy(
+                f"{args.name}-invokers", rest_api_id=api.id,
+                policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"AWS": list(args.cross_account_invokers)},
+                    "Action": "execute-api:Invoke",
+                    "Resource": method_arn(api.execution_arn, "*")}]}),
+                opts=child)
         self.rest_api_id = api.id
         self.execution_arn = api.execution_arn
         self.deployment_id = None

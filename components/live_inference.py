@@ -3,22 +3,32 @@ their SageMaker endpoint.
 
 The stage is named by the participant id and its `function` stage variable names their
 Lambda; a Lambda permission lets exactly that API, stage and path invoke it. The role may
-invoke only their own endpoint. Stage throttling protects that endpoint.
+invoke only their own endpoint. The method requires SigV4: the participant's own roles
+(`invoker_role_names`) may call this stage and no other; the FC edge may call every stage.
+Stage throttling protects the endpoint from its owner's own loops.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_aws as aws
 
-from components.inference_api import RESOURCE_PATH, STAGE_VARIABLE, ApiTarget, deploy
+from components.inference_api import (
+    RESOURCE_PATH,
+    STAGE_VARIABLE,
+    ApiTarget,
+    deploy,
+    method_arn,
+)
 from components.parts import iam
 from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of, invoke_of
 from event.config import InferenceConfig, LogsConfig
-from handlers import live_inference
 from event.names import ParticipantNames
+from handlers import live_inference
 
 INFERENCE_TIMEOUT_SECONDS = 10
 
@@ -30,6 +40,8 @@ class LiveInferenceArgs:
     api: ApiTarget  # the API their stage joins (shared, or their own account's)
     inference: InferenceConfig
     logs: LogsConfig
+    # The participant's roles that may call their own stage (their notebook's, their console's).
+    invoker_role_names: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
 
 
 class LiveInference(pulumi.ComponentResource):
@@ -60,12 +72,15 @@ class LiveInference(pulumi.ComponentResource):
                 throttling_rate_limit=args.inference.rate_limit,
                 throttling_burst_limit=args.inference.burst_limit),
             opts=child)
+        own_stage = method_arn(api.execution_arn, names.stage)
         aws.lambda_.Permission(
             f"{names.inference_function}-from-api", action="lambda:InvokeFunction",
             function=function.name, principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, "/", names.stage,
-                                            f"/GET/{RESOURCE_PATH}"),
-            opts=child)
+            source_arn=own_stage, opts=child)
+        for index, role_name in enumerate(args.invoker_role_names):
+            aws.iam.RolePolicy(
+                f"{names.prefix}-invoke-own-stage-{index + 1}", role=role_name,
+                policy=iam.policy(iam.allow(["execute-api:Invoke"], [own_stage])), opts=child)
         self.url = pulumi.Output.concat(stage.invoke_url, f"/{RESOURCE_PATH}")
         self.function_name = function.name
         self.register_outputs({"url": self.url, "function_name": self.function_name})

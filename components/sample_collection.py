@@ -16,8 +16,8 @@ from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of
 from components.parts.private_bucket import private_bucket
 from event.config import CollectionConfig, LogsConfig
-from handlers import collect_samples
 from event.names import ParticipantNames
+from handlers import collect_samples
 
 SAMPLES_PREFIX = "samples/"
 SAMPLES_KEY_LAYOUT = ("year=!{timestamp:yyyy}/month=!{timestamp:MM}/"

@@ -1,24 +1,26 @@
 """The FC's sample feed, shared by the whole event.
 
-An EventBridge schedule runs the publisher Lambda once a minute; each run paces
+An EventBridge Scheduler schedule runs the publisher Lambda once a minute, inside the
+event's window (components/parts/schedule.py); each run paces
 `samplesPerSecond` samples over its minute onto the sample topic with SNS PublishBatch.
 Every participant's collection Lambda subscribes to that topic. Samples that a
 participant's Lambda still cannot deliver after its retries land in one shared queue,
-so nothing is dropped silently.
+so nothing is dropped silently. A participant deployed into their own account sends there
+from that account, so the queue's policy lets exactly their collection roles send.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from components.parts import iam
+from components.parts import iam, schedule
 from components.parts.lambda_function import FunctionSpec, declare_function
 from components.parts.options import child_of, invoke_of
-from event.config import DriftConfig, FeedConfig, LogsConfig
+from event.config import DriftConfig, FeedConfig, LogsConfig, ScheduleConfig
 from handlers import publish_samples
 
 SCHEDULE_PERIOD_SECONDS = 60
@@ -32,6 +34,9 @@ class SampleFeedArgs:
     drift: DriftConfig
     logs: LogsConfig
     subscriber_accounts: Sequence[str] = ()  # participants' own AWS accounts, if any
+    window: ScheduleConfig | None = None  # the event's window; None: no bounds
+    # Their collection functions' roles, which park failed samples in the shared queue.
+    undelivered_sender_role_arns: Sequence[str] = ()
 
 
 class SampleFeed(pulumi.ComponentResource):
@@ -55,6 +60,8 @@ class SampleFeed(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
+        if args.undelivered_sender_role_arns:
+            self._allow_cross_account_senders(args, undelivered)
         publisher = self._publisher(args)
         self._schedule(args, publisher)
         self.topic_arn = self._topic.arn
@@ -95,25 +102,15 @@ class SampleFeed(pulumi.ComponentResource):
         return declared.function
 
     def _schedule(self, args: SampleFeedArgs, publisher: aws.lambda_.Function) -> None:
-        child = child_of(self)
-        rule = aws.cloudwatch.EventRule(
-            f"{args.event}-fc-schedule",
-            name=f"{args.event}-fc-schedule",
-            description="Runs the FC sample publisher once a minute",
-            schedule_expression="rate(1 minute)",
-            state="ENABLED" if args.feed.enabled else "DISABLED",
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(f"{args.event}-fc-schedule-target", rule=rule.name,
-                                   arn=publisher.arn, opts=child)
-        aws.lambda_.Permission(
-            f"{args.event}-fc-schedule-invoke",
-            action="lambda:InvokeFunction",
-            function=publisher.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=child,
-        )
+        role = schedule.invoking_role(f"{args.event}-fc-schedule-role",
+                                      f"{args.event}-fc-schedule", [publisher], self)
+        bounds = schedule.window(args.window or ScheduleConfig("", "", False),
+                                 args.feed.enabled, schedule.utc_now())
+        # The scheduled time seeds the run, as the rule's event "time" did.
+        schedule.every_minute(
+            f"{args.event}-fc-schedule", publisher, role,
+            '{"time": "<aws.scheduler.scheduled-time>"}', bounds,
+            "Runs the FC sample publisher once a minute, inside the event's window", self)
 
     def _allow_cross_account_subscriptions(self, args: SampleFeedArgs) -> None:
         owner = aws.get_caller_identity_output(opts=invoke_of(self))
@@ -127,3 +124,15 @@ class SampleFeed(pulumi.ComponentResource):
         aws.sns.TopicPolicy(f"{args.event}-fc-samples-policy", arn=self._topic.arn,
                             policy=iam.policy(owner_statement, subscribe),
                             opts=child_of(self))
+
+    def _allow_cross_account_senders(self, args: SampleFeedArgs, queue: aws.sqs.Queue) -> None:
+        """A Lambda destination sends with the function's own role (in the participant's
+        account), which the queue's account only lets in through the queue's policy. The
+        principals are the accounts (a role that does not exist yet would make SQS reject
+        the policy); the condition narrows them to the named roles."""
+        roles = sorted(set(args.undelivered_sender_role_arns))
+        send = iam.allow(["sqs:SendMessage"], [queue.arn],
+                         condition={"ArnEquals": {"aws:PrincipalArn": roles}})
+        send["Principal"] = {"AWS": sorted({role.split(":")[4] for role in roles})}
+        aws.sqs.QueuePolicy(f"{args.event}-undelivered-samples-policy", queue_url=queue.url,
+                            policy=iam.policy(send), opts=child_of(self))

@@ -1,7 +1,8 @@
 """The event's shared, read-only training material, in one private bucket.
 
 - datasets/TrainSamples.csv, datasets/TestSamples.csv: the pre-collected data set;
-- models/baseline/model.tar.gz: the baseline XGBoost model every endpoint starts with;
+- models/baseline/<content hash>/model.tar.gz: the baseline XGBoost model every endpoint
+  starts with;
 - notebooks/: the four workshop notebooks and the modules they import, copied onto
   each notebook instance.
 
@@ -15,9 +16,10 @@ data set (about 100 MB) is uploaded and stored once, not 100 times (10 GB), and 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +33,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
 DATASET_PREFIX, MODELS_PREFIX, NOTEBOOKS_PREFIX = "datasets/", "models/", "notebooks/"
 READ_PREFIXES = (DATASET_PREFIX, MODELS_PREFIX, NOTEBOOKS_PREFIX)
+BASELINE_HASH_CHARS = 16
 
 
 @dataclass
@@ -49,7 +52,17 @@ def notebook_uploads() -> list[tuple[str, Path]]:
     """(file name on the instance, source): the notebooks and the modules they import."""
     return ([(p.name, p) for p in notebook_files()] +
             [("workshop.py", NOTEBOOKS_DIR / "workshop.py"),
-             ("hyperparameters.py", PROJECT_DIR / "training" / "hyperparameters.py")])
+             ("hyperparameters.py", PROJECT_DIR / "training" / "hyperparameters.py"),
+             # The promotion code the retraining loop uses, so the notebooks promote alike.
+             ("promotion.py", PROJECT_DIR / "handlers" / "served_model.py")])
+
+
+def baseline_key(archive: Path) -> str:
+    """models/baseline/<content hash>/model.tar.gz: a new baseline gets a new key, so every
+    model built from it has a new ModelDataUrl and is really replaced (the same key with new
+    bytes would leave the models, and the endpoints, on what they loaded before)."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:BASELINE_HASH_CHARS]
+    return f"{MODELS_PREFIX}baseline/{digest}/{artifacts.ARCHIVE}"
 
 
 class TrainingData(pulumi.ComponentResource):
@@ -69,13 +82,15 @@ class TrainingData(pulumi.ComponentResource):
         bucket = private_bucket(f"{args.event}-training-data", parent=self,
                                 extra_statements=self._cross_account_reads(args))
         self._bucket_id = bucket.id
-        model_key = MODELS_PREFIX + "baseline/" + artifacts.ARCHIVE
+        model_key = baseline_key(built.baseline_model)
         self._upload(f"{args.event}-train-samples", DATASET_PREFIX + artifacts.TRAIN_FILE,
                      built.train, "text/csv")
         self._upload(f"{args.event}-test-samples", DATASET_PREFIX + artifacts.TEST_FILE,
                      built.test, "text/csv")
+        # A new baseline is a new key (see baseline_key); the previous object stays until
+        # the bucket goes (force_destroy), since an endpoint may still be created from it.
         self._upload(f"{args.event}-baseline-model", model_key, built.baseline_model,
-                     "application/gzip")
+                     "application/gzip", retain_on_delete=True)
         for file_name, path in notebook_uploads():
             self._upload(f"{args.event}-notebooks-{file_name.lower().replace('.', '-')}",
                          NOTEBOOKS_PREFIX + file_name, path,
@@ -88,10 +103,11 @@ class TrainingData(pulumi.ComponentResource):
                                "baseline_model_key": self.baseline_model_key,
                                "baseline_test_rmse": self.baseline_test_rmse})
 
-    def _upload(self, logical: str, key: str, path: Path, content_type: str) -> None:
+    def _upload(self, logical: str, key: str, path: Path, content_type: str,
+                retain_on_delete: bool = False) -> None:
         aws.s3.BucketObjectv2(logical, bucket=self._bucket_id, key=key,
                               source=pulumi.FileAsset(str(path)), content_type=content_type,
-                              opts=child_of(self))
+                              opts=child_of(self, retain_on_delete=retain_on_delete))
 
     @staticmethod
     def _cross_account_reads(args: TrainingDataArgs):

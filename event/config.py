@@ -22,8 +22,10 @@ from typing import Any
 import pulumi
 import yaml
 
+from event.names import ParticipantNames
 from event.roster import EMAIL_PATTERN
 from event.roster import ID_PATTERN as PARTICIPANT_ID_PATTERN
+from handlers import edge_limits
 from handlers.fc_samples import PROFILES
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
@@ -39,6 +41,9 @@ PARTITION = "aws"
 # Keys of another namespace that people set without it.
 OTHER_NAMESPACES = {"region": "aws:region", "profile": "aws:profile"}
 SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool}
+# EventBridge schedule expressions: rate(value unit) or cron(6 fields).
+SCHEDULE_PATTERN = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|"
+                              r"cron\(\S+( \S+){5}\))$")
 
 Check = Callable[[Any], str | None]  # returns a problem, or None when fine
 
@@ -78,6 +83,30 @@ def _ml_instances(value: str) -> str | None:
     return f"has {bad}, not SageMaker instance types like ml.c5.large" if bad else None
 
 
+def instance_types(value: str) -> list[str]:
+    """A comma-separated list of instance types, as given."""
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _sagemaker_types(shape: str, use: str) -> Check:
+    """Types of a list the SageMaker API accepts for one use: training and hosting differ
+    (ml.c5.large can host but not train), as the API model's enums say."""
+    def check(value: str) -> str | None:
+        # botocore's model, loaded only when a list is checked
+        from readiness.api_models import enum
+
+        malformed = _ml_instances(value)
+        if malformed:
+            return malformed
+        if not instance_types(value):
+            return "must list at least one instance type"
+        valid = set(enum("sagemaker", shape))
+        bad = [t for t in instance_types(value) if t not in valid]
+        return (f"has {bad}, which SageMaker does not accept for {use} (its {shape} values)"
+                if bad else None)
+    return check
+
+
 RULES: dict[str, Check] = {
     "event": lambda v: None if EVENT_PATTERN.match(v) else
     "must be 1-20 lowercase letters, digits or '-', starting with a letter",
@@ -98,7 +127,8 @@ RULES: dict[str, Check] = {
     "notebookIdleMinutes": _between(0, 1440),
     "endpointInstanceType": _ml_instance,
     "endpointServerless": _always_fine,
-    "allowedInstanceTypes": _ml_instances,
+    "trainingInstanceTypes": _sagemaker_types("TrainingInstanceType", "training"),
+    "hostingInstanceTypes": _sagemaker_types("ProductionVariantInstanceType", "hosting"),
     "edgeTrafficEnabled": _always_fine,
     "edgeRequestsPerSecond": _between(1, 20),
     "edgeShardSize": _between(1, 50),
@@ -120,6 +150,33 @@ RULES: dict[str, Check] = {
     "is not a participant id (lowercase letters and digits joined by single '-')",
     "eventStack": lambda v: None if not v or STACK_REFERENCE_PATTERN.match(v) else
     "is not a fully qualified stack name <org>/<project>/<stack>",
+    "retrainingDefault": _always_fine,
+    "retrainingMarginPercent": _between(0, 50),
+    "retrainingWindowMinutes": _between(5, 1440),
+    "retrainingSchedule": lambda v: None if not v or SCHEDULE_PATTERN.match(v) else
+    "is not an EventBridge schedule like rate(1 hour) or cron(0 * * * ? *)",
+    "retrainingTrainingInstanceType": _ml_instance,
+    # The event's schedule (issue 13): both-or-neither and their order are cross-checks.
+    "eventStart": _iso_time_or_empty,
+    "eventEnd": _iso_time_or_empty,
+    "scaleDownEndpointsAtEnd": _always_fine,
+    "keepPromotions": _always_fine,
+    "maxTrainingJobsPerParticipant": _between(1, 10),
+    "leaderboardReservedConcurrency": _between(0, 100),
+    # The portal (issue 12). AWS's ranges: CreatePresignedNotebookInstanceUrl's session
+    # 1800-43200 s; the federation endpoint's SessionDuration 900-43200 s.
+    "notebookSessionSeconds": _between(1800, 43200),
+    "consoleSessionSeconds": _between(900, 43200),
+    "portalReservedConcurrency": _between(1, 1000),
+}
+
+# Secret settings the program reads itself, outside EventConfig (a secret must not sit in a
+# plain dataclass) and outside Pulumi.yaml: the project schema has no object type, and a
+# declaration without a default would make the key required on every stack, participant
+# stacks included. Known here so that setting them is not an "unknown setting".
+SECRET_SETTINGS = {
+    "joinCodes": "participant id -> join code (pulumi config set --secret --path "
+                 "joinCodes.<id> <code>; `fleet codes` sets them all)",
 }
 
 
@@ -171,12 +228,18 @@ class NotebookConfig:
 class EndpointConfig:
     instance_type: str = setting("endpointInstanceType")
     serverless: bool = setting("endpointServerless")
-    allowed_instance_types: str = setting("allowedInstanceTypes")
+    training_instance_types: str = setting("trainingInstanceTypes")
+    hosting_instance_types: str = setting("hostingInstanceTypes")
 
     @property
-    def instance_type_allow_list(self) -> list[str]:
-        """What participants may train on and deploy to."""
-        return [t.strip() for t in self.allowed_instance_types.split(",") if t.strip()]
+    def training_types(self) -> list[str]:
+        """What participants may train on (CreateTrainingJob)."""
+        return instance_types(self.training_instance_types)
+
+    @property
+    def hosting_types(self) -> list[str]:
+        """What participants may deploy to (CreateEndpointConfig)."""
+        return instance_types(self.hosting_instance_types)
 
 
 @dataclass(frozen=True)
@@ -225,6 +288,58 @@ class TopologyConfig:
 
 
 @dataclass(frozen=True)
+class RetrainingConfig:
+    """The automated retraining loop's event-wide defaults (a participant may change theirs)."""
+    default_on: bool = setting("retrainingDefault")
+    margin_percent: int = setting("retrainingMarginPercent")
+    window_minutes: int = setting("retrainingWindowMinutes")
+    schedule: str = setting("retrainingSchedule")
+    training_instance_type: str = setting("retrainingTrainingInstanceType")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The event's window: traffic runs only inside it; notebooks stop at its end."""
+    start: str = setting("eventStart")
+    end: str = setting("eventEnd")
+    scale_down_endpoints: bool = setting("scaleDownEndpointsAtEnd")
+
+    @property
+    def bounded(self) -> bool:
+        return bool(self.start and self.end)
+
+    @property
+    def hours(self) -> float | None:
+        """The window's length, or None without a window."""
+        if not self.bounded:
+            return None
+        span = datetime.fromisoformat(self.end) - datetime.fromisoformat(self.start)
+        return span.total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class UpdatesConfig:
+    keep_promotions: bool = setting("keepPromotions")
+
+
+@dataclass(frozen=True)
+class TrainingLimitsConfig:
+    max_jobs_per_participant: int = setting("maxTrainingJobsPerParticipant")
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    leaderboard_reserved_concurrency: int = setting("leaderboardReservedConcurrency")
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    notebook_session_seconds: int = setting("notebookSessionSeconds")
+    console_session_seconds: int = setting("consoleSessionSeconds")
+    reserved_concurrency: int = setting("portalReservedConcurrency")
+
+
+@dataclass(frozen=True)
 class EventConfig:
     event: str = setting("event")
     roster: str = setting("roster")
@@ -242,6 +357,12 @@ class EventConfig:
     leaderboard: LeaderboardConfig = field()
     alarms: AlarmsConfig = field()
     topology: TopologyConfig = field()
+    retraining: RetrainingConfig = field()
+    schedule: ScheduleConfig = field()
+    updates: UpdatesConfig = field()
+    training: TrainingLimitsConfig = field()
+    capacity: CapacityConfig = field()
+    portal: PortalConfig = field()
 
 
 @dataclass(frozen=True)
@@ -376,7 +497,8 @@ def parse_config(raw: dict[str, str | None], region: str | None = None) -> Event
     """Build the config from raw strings (None = unset); raise ConfigError listing all problems."""
     every = SETTINGS
     known = [s.key for s in every]
-    problems = [_unknown_key_problem(k, known) for k in sorted(set(raw) - set(known))]
+    problems = [_unknown_key_problem(k, known)
+                for k in sorted(set(raw) - set(known) - set(SECRET_SETTINGS))]
     values: dict[str, Any] = {}
     for setting_ in every:
         text = raw.get(setting_.key)
@@ -392,6 +514,7 @@ def parse_config(raw: dict[str, str | None], region: str | None = None) -> Event
     region = region or DEFAULT_REGION
     problems += [p for p in [_region_problem(region)] if p]
     problems += _cross_setting_problems(values)
+    problems += _edge_problems(values, region)
     if problems:
         raise ConfigError(problems)
     return _assemble(values, region)
@@ -422,12 +545,44 @@ def _topology_problems(values: dict[str, Any]) -> list[str]:
 
 
 def _instance_type_problems(values: dict[str, Any]) -> list[str]:
-    allowed = [t.strip() for t in str(values.get("allowedInstanceTypes", "")).split(",")]
+    hosting = instance_types(str(values.get("hostingInstanceTypes", "")))
     endpoint = values.get("endpointInstanceType")
-    if endpoint and not values.get("endpointServerless") and endpoint not in allowed:
-        return [(f"endpointInstanceType={endpoint!r} must be one of allowedInstanceTypes, "
-                 "so participants can deploy to what they were given")]
-    return []
+    problems = []
+    if endpoint and not values.get("endpointServerless") and endpoint not in hosting:
+        problems.append(f"endpointInstanceType={endpoint!r} must be one of hostingInstanceTypes "
+                        f"{hosting}, so participants can deploy to what they were given")
+    training = instance_types(str(values.get("trainingInstanceTypes", "")))
+    retraining = values.get("retrainingTrainingInstanceType")
+    if retraining and retraining not in training:
+        problems.append(f"retrainingTrainingInstanceType={retraining!r} must be one of "
+                        f"trainingInstanceTypes {training}, which the retraining jobs are held to")
+    return problems + _window_problems(values)
+
+
+def _window_problems(values: dict[str, Any]) -> list[str]:
+    """eventStart and eventEnd: both or neither, the end after the start."""
+    start, end = values.get("eventStart"), values.get("eventEnd")
+    problems = []
+    if values.get("scaleDownEndpointsAtEnd") and not end:
+        problems.append("scaleDownEndpointsAtEnd=true needs eventEnd (when to delete the "
+                        "endpoints)")
+    if bool(start) != bool(end):
+        problems.append(f"eventStart={start!r} and eventEnd={end!r}: set both, or neither")
+    elif start and not (_iso_time_or_empty(start) or _iso_time_or_empty(end)) \
+            and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
+        problems.append(f"eventEnd={end!r} must be after eventStart={start!r}")
+    return problems
+
+
+def _edge_problems(values: dict[str, Any], region: str) -> list[str]:
+    """Edge settings that would break an AWS limit (Lambda threads and timeout, EventBridge
+    input size), each saying which limit; skipped while a setting involved is invalid."""
+    keys = ("edgeShardSize", "edgeRequestsPerSecond", "edgeTimeoutMs", "event")
+    if any(k not in values or RULES[k](values[k]) for k in keys):
+        return []
+    longest_id = ParticipantNames(values["event"], "p").max_participant_id_length()
+    return edge_limits.problems(values["edgeShardSize"], values["edgeRequestsPerSecond"],
+                                values["edgeTimeoutMs"], longest_id, region)
 
 
 def _project_settings() -> dict[str, str | None]:
@@ -447,3 +602,13 @@ def _project_settings() -> dict[str, str | None]:
 def load_config() -> EventConfig:
     """Read the project's stack config (and `aws:region`) from the running Pulumi program."""
     return parse_config(_project_settings(), region=pulumi.Config("aws").get("region"))
+
+
+def load_secret_setting(key: str) -> str | None:
+    """A SECRET_SETTINGS key's raw text from the running program, None if unset.
+
+    Plain on purpose: the program validates it before declaring anything and wraps what it
+    derives from it in pulumi.Output.secret."""
+    if key not in SECRET_SETTINGS:
+        raise KeyError(f"{key} is not one of the secret settings {sorted(SECRET_SETTINGS)}")
+    return pulumi.Config().get(key)

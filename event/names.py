@@ -2,6 +2,17 @@
 
 One place decides names, so the roster validator can reject an id that would break any
 of them before a single resource is declared.
+
+Isolation must not depend on how ids are spelled (`ada` next to `ada-lovelace`), so two
+shapes are used, and neither can overlap between participants:
+
+- Declared resources have exact names `<event>-<id>-<suffix>` with a suffix from a fixed
+  set in which no suffix is `<word>-<another suffix>`: `ada`'s `aim368-ada-endpoint` is
+  never a name of `ada-lovelace` (whose names all continue `aim368-ada-lovelace-`).
+- Everything a participant may create or match by wildcard is `<event>-<id>--<rest>`
+  (`OWNED_DELIMITER`). Ids never contain `--` nor end with `-` (the roster's rule), so in
+  `<event>-<id>--...` the first `--` after the event ends the id: the pattern
+  `aim368-ada--*` cannot match `aim368-ada-lovelace--...`.
 """
 
 from __future__ import annotations
@@ -28,9 +39,31 @@ SAGEMAKER_NOTEBOOK = NameRule("SageMaker notebook instance name", 63)
 SAGEMAKER_ENDPOINT = NameRule("SageMaker endpoint name", 63)
 SAGEMAKER_RESOURCE = NameRule("SageMaker model, endpoint configuration or training job name", 63)
 SAGEMAKER_LIFECYCLE = NameRule("SageMaker lifecycle configuration name", 63)
-# Training jobs the notebooks start: <prefix>-<algorithm code>-<YYYYMMDDHHMMSS>, the
+# Between a participant's id and the rest of every name they create; see the docstring.
+OWNED_DELIMITER = "--"
+# Training jobs the notebooks start: <prefix>--<algorithm code>-<YYYYMMDDHHMMSS>, the
 # SageMaker SDK's naming (it cuts the front part to fit 63, which would lose the prefix).
-TRAINING_JOB_SUFFIX_CHARS = len("-xgb-") + 14
+TRAINING_JOB_SUFFIX_CHARS = len("--xgb-") + 14
+# The suffixes of declared participant names (see `ParticipantNames`); none of them may
+# be `<word>-<another suffix>`, or two participants' exact names could meet.
+DECLARED_SUFFIXES = ("samples", "firehose", "collect", "notebook", "lifecycle", "sagemaker",
+                     "endpoint", "inference", "api")
+# What the event's shared parts are named, after `<event>-`: a participant id that equals
+# one of these, or is the leading part of one (`fc` of `fc-edge`), is refused, so that a
+# name shape like `<event>-fc-*` (a sweep, an audit, a reader) never mixes the two.
+SHARED_NAMES = ("aws", "fc-samples", "undelivered-samples", "fc-publisher", "fc-schedule",
+                "fc-edge", "training-data", "train-samples", "test-samples", "liveinference",
+                "scores", "leaderboard", "organizer-alerts", "live-inference", "live-scoring",
+                "sample-feed", "monitoring", "dashboard", "scoring-secret", "portal",
+                "retraining")
+
+
+def shared_name_clash(event: str, participant: str) -> str | None:
+    """The shared name this id would be confused with, if any."""
+    if participant == event:
+        return f"{event} (the event itself)"
+    return next((f"{event}-{name}" for name in SHARED_NAMES
+                 if name == participant or name.startswith(participant + "-")), None)
 
 
 @dataclass(frozen=True)
@@ -43,6 +76,11 @@ class ParticipantNames:
     @property
     def prefix(self) -> str:
         return f"{self.event}-{self.participant}"
+
+    @property
+    def owned_prefix(self) -> str:
+        """What every name this participant creates at run time starts with (and only theirs)."""
+        return f"{self.prefix}{OWNED_DELIMITER}"
 
     # Lab 1
     @property
@@ -69,13 +107,14 @@ class ParticipantNames:
 
     @property
     def model(self) -> str:
-        """Logical name of the baseline model; Pulumi appends a suffix."""
-        return f"{self.prefix}-model"
+        """Logical name of the baseline model; Pulumi appends a suffix. In the owned shape,
+        so the participant's own rules (describe, promote away from it) cover it."""
+        return f"{self.owned_prefix}model"
 
     @property
     def endpoint_config(self) -> str:
         """Logical name of the baseline endpoint configuration; Pulumi appends a suffix."""
-        return f"{self.prefix}-config"
+        return f"{self.owned_prefix}config"
 
     @property
     def lifecycle_config(self) -> str:
@@ -99,6 +138,17 @@ class ParticipantNames:
         return f"{self.prefix}-api"
 
     @property
+    def console_role(self) -> str:
+        """The role the portal signs them in to the AWS console as."""
+        return f"{self.prefix}-console"
+
+    @property
+    def samples_bucket_parameter(self) -> str:
+        """The SSM parameter a participant stack publishes its auto-named samples bucket
+        under, for the portal in the event stack (which cannot read that stack)."""
+        return f"/{self.event}/{self.participant}/samples-bucket"
+
+    @property
     def stage(self) -> str:
         return self.participant  # the seed's <first>-<last>
 
@@ -112,6 +162,7 @@ class ParticipantNames:
             (IAM_ROLE, self.collect_function, len(self.collect_function)),
             (IAM_ROLE, self.sagemaker_role, len(self.sagemaker_role)),
             (IAM_ROLE, self.inference_function, len(self.inference_function)),
+            (IAM_ROLE, self.console_role, len(self.console_role)),
             (LAMBDA_FUNCTION, self.collect_function, len(self.collect_function)),
             (LAMBDA_FUNCTION, self.inference_function, len(self.inference_function)),
             (SAGEMAKER_NOTEBOOK, self.notebook, len(self.notebook)),
@@ -119,7 +170,7 @@ class ParticipantNames:
             (SAGEMAKER_RESOURCE, self.model + "-xxxxxxx", len(self.model) + AUTONAME_SUFFIX_CHARS),
             (SAGEMAKER_RESOURCE, self.endpoint_config + "-xxxxxxx",
              len(self.endpoint_config) + AUTONAME_SUFFIX_CHARS),
-            (SAGEMAKER_RESOURCE, self.prefix + "-xgb-YYYYMMDDHHMMSS",
+            (SAGEMAKER_RESOURCE, self.prefix + "--xgb-YYYYMMDDHHMMSS",
              len(self.prefix) + TRAINING_JOB_SUFFIX_CHARS),
             (SAGEMAKER_LIFECYCLE, self.lifecycle_config, len(self.lifecycle_config)),
         ]

@@ -10,15 +10,17 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from anyascii import anyascii
 
-from event.names import ParticipantNames
+from event.names import ParticipantNames, shared_name_clash
 
 ENTRY_KEYS = ("name", "id", "email", "account")
 TOP_LEVEL_KEYS = ("participants",)
+# Lowercase letters and digits joined by single '-': never '--' (OWNED_DELIMITER), never a
+# leading or trailing '-', which is what keeps one participant's names out of another's.
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
@@ -28,8 +30,8 @@ ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 class Participant:
     id: str
     name: str
-    email: Optional[str] = None
-    account: Optional[str] = None
+    email: str | None = None
+    account: str | None = None
 
 
 class RosterError(ValueError):
@@ -68,7 +70,7 @@ def _check_account(label: str, account: Any) -> list[str]:
     return []
 
 
-def _entry_id(label: str, entry: dict, problems: list[str]) -> Optional[str]:
+def _entry_id(label: str, entry: dict, problems: list[str]) -> str | None:
     if "id" in entry:
         given = entry["id"]
         if not isinstance(given, str) or not ID_PATTERN.match(given):
@@ -84,7 +86,7 @@ def _entry_id(label: str, entry: dict, problems: list[str]) -> Optional[str]:
     return derived
 
 
-def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> Optional[Participant]:
+def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> Participant | None:
     label = _label(position, entry)
     if not isinstance(entry, dict):
         problems.append(f"{label}: must be a mapping with at least a 'name', got {entry!r}")
@@ -101,6 +103,10 @@ def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> 
     if account is not None:
         problems += _check_account(label, account)
     participant_id = _entry_id(label, entry, problems)
+    clash = shared_name_clash(event, participant_id) if participant_id else None
+    if clash:
+        problems.append(f"{label}: id '{participant_id}' would be confused with the event's "
+                        f"shared '{clash}'; give this entry another 'id'")
     if participant_id is not None:
         names = ParticipantNames(event, participant_id)
         problems += [
@@ -113,7 +119,7 @@ def _parse_entry(position: int, entry: Any, event: str, problems: list[str]) -> 
     return Participant(participant_id, name.strip(), email, account)
 
 
-def _duplicate_problems(entries: list[tuple[int, Any, Optional[str]]]) -> list[str]:
+def _duplicate_problems(entries: list[tuple[int, Any, str | None]]) -> list[str]:
     by_id: dict[str, list[str]] = {}
     for position, entry, participant_id in entries:
         if participant_id:
@@ -125,7 +131,7 @@ def _duplicate_problems(entries: list[tuple[int, Any, Optional[str]]]) -> list[s
     ]
 
 
-def _candidate_id(entry: Any) -> Optional[str]:
+def _candidate_id(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return None
     if isinstance(entry.get("id"), str):

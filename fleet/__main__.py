@@ -1,5 +1,10 @@
 """python -m fleet [options] preview | up | destroy | status | reset ID
                               | notebooks start|stop | endpoint-reset ID
+                              | pause | resume | audit | codes | rotate-code ID | links
+
+`up` runs the readiness preflight first (offline checks; --skip-preflight skips it);
+`destroy` sweeps each participant's own leftovers before their stack goes and audits the
+account at the end; `pause`/`resume` switch the feed and the edge off/on on the event stack.
 
 Exit status: 0 when every stack (or action) succeeded, 1 when any failed or the fleet
 refused on purpose (destroying the event stack while participant stacks remain), 2 when it
@@ -30,6 +35,11 @@ from fleet.orchestrator import Fleet, FleetError
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOG_DIR = PROJECT_DIR / "out" / "fleet"
 STACK_VERBS = ("preview", "up", "destroy", "reset")
+# What generates traffic, switched together by `pause` and `resume`.
+TRAFFIC_SWITCHES = ("feedEnabled", "edgeTrafficEnabled")
+EVENT_VERBS = ("pause", "resume")
+CODE_VERBS = ("codes", "rotate-code", "links")
+LINKS_FILE = PROJECT_DIR / "out" / "join-links.json"  # what `make handouts` reads
 
 
 def _project() -> dict:
@@ -44,9 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fleet",
         description="Drive the event stack and a stack per participant (Pulumi Automation API).")
-    parser.add_argument("verb", choices=(*STACK_VERBS, "status", "notebooks", "endpoint-reset"))
+    parser.add_argument("verb", choices=(*STACK_VERBS, *EVENT_VERBS, "audit", "status",
+                                         "notebooks", "endpoint-reset", *CODE_VERBS))
     parser.add_argument("target", nargs="?",
-                        help="participant id (reset, endpoint-reset) or start|stop (notebooks)")
+                        help="participant id (reset, endpoint-reset, rotate-code) or "
+                             "start|stop (notebooks)")
+    parser.add_argument("--stack", default=None,
+                        help="codes, rotate-code: the stack holding joinCodes (default: the "
+                             "event stack; give your stack's name for a single-stack event)")
     parser.add_argument("--event", default=_default("event"), help="event name (stack prefix)")
     parser.add_argument("--roster", default=_default("roster"),
                         help="roster file, relative to the project directory")
@@ -62,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="AWS region, for status and bulk actions")
     parser.add_argument("--participant-role", default=_default("participantAccountRole"),
                         help="role assumed in participants' own accounts (status, bulk actions)")
+    parser.add_argument("--skip-preflight", action="store_true",
+                        help="`up` without the readiness preflight first")
     remote = parser.add_argument_group("Pulumi Deployments (--remote)")
     remote.add_argument("--remote", action="store_true",
                         help="run each stack operation on Pulumi Deployments")
@@ -76,11 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _problems(args) -> list[str]:
     problems = []
-    if args.verb in ("reset", "endpoint-reset") and not args.target:
+    if args.verb in ("reset", "endpoint-reset", "rotate-code") and not args.target:
         problems.append(f"`{args.verb}` needs a participant id")
     if args.verb == "notebooks" and args.target not in ("start", "stop"):
         problems.append("`notebooks` needs 'start' or 'stop'")
-    if args.verb in ("preview", "up", "destroy", "status") and args.target:
+    if args.verb in ("preview", "up", "destroy", "status", "audit", "codes", "links",
+                     *EVENT_VERBS) and args.target:
         problems.append(f"`{args.verb}` takes no argument, got '{args.target}'")
     if args.parallel is not None and args.parallel < 1:
         problems.append(f"--parallel must be at least 1, got {args.parallel}")
@@ -127,8 +145,52 @@ def _print_status(out: Console, rows) -> None:
     out.print(table)
 
 
+class Readiness:
+    """The readiness tools the fleet runs (injected in tests): problem lines before `up`,
+    a participant's sweep before their destroy, and the billable leftovers after it."""
+
+    def __init__(self, args, roster_path: Path, participants: list[str]):
+        self.args, self.roster_path, self.participants = args, roster_path, participants
+
+    def preflight(self) -> list[str]:
+        from readiness.preflight import preflight
+        from readiness.program import declare
+        return [str(p) for p in preflight(declare({"event": self.args.event},
+                                                  roster_file=self.roster_path))]
+
+    def _session(self):
+        from readiness.commands import aws_session
+        return aws_session()
+
+    def sweep(self, participant: str) -> list[str]:
+        from readiness.sweep import Sweeper
+        session = self._session()
+        sweeper = Sweeper(self.args.event, self.participants,
+                          session.client("sagemaker", region_name=self.args.region),
+                          session.client("logs", region_name=self.args.region))
+        return list(sweeper.sweep(participant).lines())
+
+    def audit(self) -> list[tuple[bool, str]]:
+        from readiness.sweep import Auditor
+        session = self._session()
+        leftovers = Auditor(self.args.event,
+                            session.client("resourcegroupstaggingapi", region_name=self.args.region),
+                            session.client("sagemaker", region_name=self.args.region),
+                            session.client("logs", region_name=self.args.region)).leftovers()
+        return [(item.billable, f"{item.kind} {item.name} ({item.why})") for item in leftovers]
+
+
+def _audit(readiness, out: Console) -> int:
+    leftovers = readiness.audit()
+    for billable, line in leftovers:
+        out.print(f"{'BILLABLE' if billable else 'free    '} {line}", highlight=False)
+    count = sum(billable for billable, _ in leftovers)
+    out.print(f"audit: {len(leftovers)} leftover(s), {count} billable", highlight=False)
+    return 1 if count else 0
+
+
 def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None,
-         out: Console | None = None, err: Console | None = None) -> int:
+         out: Console | None = None, err: Console | None = None, readiness=None) -> int:
     import shutil
 
     out = out or Console()
@@ -162,11 +224,27 @@ def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None
         err.print(str(error), highlight=False)
         return 2
 
-    if args.verb in STACK_VERBS:
+    readiness = readiness or Readiness(args, roster_path, [p.id for p in roster])
+    if args.verb == "audit":
+        return _audit(readiness, out)
+    if args.verb == "up" and not args.skip_preflight:
+        found = readiness.preflight()
+        if found:
+            err.print("\n".join(found) + f"\npreflight: {len(found)} problem(s); fix them or "
+                      "run `fleet up --skip-preflight`", highlight=False, soft_wrap=True)
+            return 1
+        out.print("preflight: no problems", highlight=False)
+
+    def swept(participant: str) -> None:
+        for line in readiness.sweep(participant):
+            out.print(f"sweep {participant}: {line}", highlight=False)
+
+    if args.verb in STACK_VERBS + EVENT_VERBS:
         parallel = args.parallel or default_parallelism(machine_memory_bytes())
         reporter = LiveReporter(LOG_DIR, console=out)
         fleet = Fleet(stacks, plan, parallel=parallel, reporter=reporter,
-                      on_event_outputs=_slots_writer(roster_path))
+                      on_event_outputs=_slots_writer(roster_path),
+                      before_destroy=swept if args.verb == "destroy" else None)
         out.print(f"fleet {args.verb}: {len(roster)} participants, {parallel} stacks at once, "
                   f"logs in {LOG_DIR}", highlight=False)
         try:
@@ -174,12 +252,22 @@ def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None
                 report = {"up": lambda: fleet.up(prune=args.prune),
                           "preview": fleet.preview,
                           "destroy": lambda: fleet.destroy(prune=args.prune),
-                          "reset": lambda: fleet.reset(args.target)}[args.verb]()
+                          "reset": lambda: fleet.reset(args.target),
+                          "pause": lambda: fleet.set_event_config(
+                              dict.fromkeys(TRAFFIC_SWITCHES, "false"), "pause"),
+                          "resume": lambda: fleet.set_event_config(
+                              dict.fromkeys(TRAFFIC_SWITCHES, "true"), "resume"),
+                          }[args.verb]()
         except (FleetError, SlotsError) as error:
             err.print(str(error), highlight=False)
             return 2
         print_summary(out, report)
+        if args.verb == "destroy" and not report.failed and not report.refusal:
+            return _audit(readiness, out)  # non-zero while anything billable is left
         return report.exit_code
+
+    if args.verb in CODE_VERBS:
+        return _codes(args, stacks, [p.id for p in roster], plan.event_stack.name, out, err)
 
     clients = clients or organizer.boto3_clients(args.region, args.participant_role)
     if args.verb == "status":
@@ -193,6 +281,25 @@ def main(argv: list[str] | None = None, *, stacks=None, clients=None, which=None
         mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
         out.print(f"{mark} {result.participant}: {result.message}")
     return 0 if all(r.ok for r in results) else 1
+
+
+def _codes(args, stacks, ids: list[str], event_stack: str, out: Console, err: Console) -> int:
+    from fleet import codes
+
+    stack = args.stack or event_stack
+    try:
+        if args.verb == "links":
+            count = codes.write_links(stacks.outputs(stack), stack, LINKS_FILE)
+            out.print(f"{count} join links written to {LINKS_FILE} (secret: delete it after "
+                      f"printing); now `make handouts`", highlight=False, soft_wrap=True)
+            return 0
+        change = (codes.rotate(stacks, stack, ids, args.target) if args.verb == "rotate-code"
+                  else codes.ensure(stacks, stack, ids))
+    except codes.CodesError as error:
+        err.print(str(error), highlight=False, soft_wrap=True)
+        return 1
+    out.print(change.summary(), highlight=False, soft_wrap=True)
+    return 0
 
 
 if __name__ == "__main__":

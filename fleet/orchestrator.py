@@ -138,13 +138,17 @@ class Fleet:
                  sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[float], float] = half_jitter,
                  clock: Callable[[], float] = time.monotonic,
-                 on_event_outputs: Callable[[Mapping[str, Any]], None] | None = None):
+                 on_event_outputs: Callable[[Mapping[str, Any]], None] | None = None,
+                 before_destroy: Callable[[str], None] | None = None):
         if parallel < 1:
             raise FleetError(f"--parallel must be at least 1, got {parallel}")
         self.stacks, self.plan, self.parallel = stacks, plan, parallel
         self.reporter = reporter or SilentReporter()
         self.retry, self.sleep, self.jitter, self.clock = retry, sleep, jitter, clock
         self.on_event_outputs = on_event_outputs
+        # Run for a participant before their stack is destroyed (readiness sweep: what
+        # they created that no stack knows); if it raises, their destroy fails.
+        self.before_destroy = before_destroy
 
     # The verbs
 
@@ -235,7 +239,21 @@ class Fleet:
         return self.stacks.up(spec, listener)
 
     def _destroy(self, spec: StackSpec, listener: StackListener) -> None:
+        if spec.participant is not None and self.before_destroy is not None:
+            listener.state("sweep")
+            self.before_destroy(spec.participant)
         self.stacks.destroy(spec.name, listener)
+
+    def set_event_config(self, changes: Mapping[str, str], action: str) -> FleetReport:
+        """`up` the event stack alone with `changes` to its config (pause/resume)."""
+        if self.plan.event_stack.name not in set(self.stacks.existing()):
+            raise FleetError(f"the event stack {self.plan.event_stack.name} does not exist; "
+                             "run `fleet up` first")
+        spec = StackSpec(self.plan.event_stack.name,
+                         {**self.plan.event_stack.config, **changes}, None)
+        report = FleetReport(action)
+        report.results.append(self._run(spec, action, self._up_event))
+        return report
 
     # Machinery
 
@@ -279,7 +297,7 @@ class Fleet:
             listener.state(action if attempt == 1 else f"{action} (attempt {attempt})")
             try:
                 value = operation(spec, listener)
-            except Exception as error:  # noqa: BLE001 -- isolation: a stack's failure is its own result
+            except Exception as error:
                 summary = error_summary(error)
                 retryable = is_transient(error) and attempt < self.retry.attempts
                 if not retryable:

@@ -154,6 +154,19 @@ class LocalStacks:
         with ThreadPoolExecutor(max_workers=STATE_LOOKUPS_AT_ONCE) as pool:
             return {state.name: state for state in pool.map(state_of, summaries)}
 
+    def get_config(self, name: str, key: str) -> str | None:
+        # The whole map, not get_config(key): that fails the same way for "unset" as for any
+        # other error, and an error read as "unset" would make `fleet codes` replace codes.
+        config = self._stack(name).get_all_config()
+        found = [v for k, v in config.items() if k.split(":", 1)[-1] == key and ":" in k
+                 and not k.startswith("aws:")]
+        return found[0].value if found else None
+
+    def set_secret_config(self, name: str, key: str, value: str) -> None:
+        # In the local Pulumi.<stack>.yaml, encrypted with the stack's key; with --remote the
+        # deployment reads the same file from the repository, so commit it.
+        self._stack(name).set_config(key, auto.ConfigValue(value=value, secret=True))
+
 
 @dataclass(frozen=True)
 class RemoteSource:

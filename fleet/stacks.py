@@ -54,3 +54,9 @@ class Stacks(Protocol):
 
     def states(self) -> Mapping[str, StackState]:
         """State of every stack of the project, by name."""
+
+    def get_config(self, name: str, key: str) -> str | None:
+        """A project config value of the stack (creating the stack if needed), None if unset."""
+
+    def set_secret_config(self, name: str, key: str, value: str) -> None:
+        """Set a project config value of the stack as a secret (encrypted in its settings)."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
-_clients: dict[tuple[str, Optional[Config]], Any] = {}
+_clients: dict[tuple[str, Config | None], Any] = {}
 
 
-def client(service: str, config: Optional[Config] = None):
+def client(service: str, config: Config | None = None):
     """The container's client for a service with these settings (Config compares by identity)."""
     key = (service, config)
     if key not in _clients:

@@ -2,17 +2,24 @@
 
 Each valid sample goes to Firehose as one newline-terminated CSV row, so the objects
 Firehose writes to S3 are plain CSV. Malformed samples are logged with a reason and
-counted, never forwarded. Records Firehose rejects are retried with backoff; if some
-still fail, the invocation raises so that Lambda retries it and, after that, parks the
-event in the on-failure queue: nothing is dropped silently.
+counted, never forwarded. A sample delivered twice within one invocation (same identity,
+fc_samples.sample_id) is forwarded once.
+
+Records Firehose rejects are retried with backoff, but only while the function has time
+left for another attempt (every call is bounded by CLIENT_CONFIG): the loop never runs
+into the timeout. If some still fail, the invocation logs what it gave up on and raises
+so that Lambda retries it and, after that, parks the event in the on-failure queue:
+nothing is dropped silently. A retried invocation sends the whole event again, so rows
+Firehose had accepted arrive twice: at-least-once, visible as identical rows.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -26,8 +33,14 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 0.1
 RETRYABLE_ERRORS = {"ServiceUnavailableException", "ThrottlingException", "InternalFailure"}
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
-                       connect_timeout=2, read_timeout=5)
+# One Firehose call takes at most 2 attempts x (1 s connect + 3 s read) plus botocore's
+# backoff: about 9 s, budgeted at 10. An attempt starts only if that, the next sleep and
+# a margin fit in the time left, so the whole loop ends before the function's timeout
+# (30 s) instead of running up to 5 loop attempts x 6 botocore attempts x (2 + 5) s.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2},
+                       connect_timeout=1, read_timeout=3)
+CALL_BUDGET_MS = 10_000
+MARGIN_MS = 2_000
 
 class DeliveryError(RuntimeError):
     """Firehose kept rejecting some samples; raised so Lambda retries the invocation."""
@@ -36,7 +49,7 @@ class DeliveryError(RuntimeError):
 @dataclass(frozen=True)
 class Settings(Environment):
     delivery_stream_name: str  # the participant's Firehose stream
-    participant: Optional[str] = None  # for the log line
+    participant: str | None = None  # for the log line
 
 
 def firehose_client():
@@ -49,6 +62,14 @@ def _sample_row(record: Any) -> str:
     except (KeyError, TypeError):
         raise fc_samples.SampleError("not an SNS notification record") from None
     return fc_samples.encode(fc_samples.decode(message))
+
+
+def _claimed_id(record: Any) -> Any:
+    """The sample_id message attribute the publisher set, if any."""
+    try:
+        return record["Sns"]["MessageAttributes"]["sample_id"]["Value"]
+    except (KeyError, TypeError):
+        return None
 
 
 def _batches(rows: list[bytes]):
@@ -84,39 +105,66 @@ def _put_once(client, stream: str, rows: list[bytes]) -> list[bytes]:
 
 
 def deliver(stream: str, rows: list[str], client=None,
-            sleep: Optional[Callable[[float], None]] = None) -> int:
-    """Put rows on the stream, retrying rejected ones; return the attempts it took."""
+            sleep: Callable[[float], None] | None = None,
+            remaining_ms: Callable[[], float] = lambda: float("inf")) -> int:
+    """Put rows on the stream, retrying rejected ones while there is time for another
+    attempt; return the attempts it took, or raise DeliveryError saying what is left."""
     client = client or firehose_client()
     sleep = sleep or time.sleep
     pending = [row.encode("utf-8") for row in rows]
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    attempt = 0
+    while attempt < MAX_ATTEMPTS:
+        backoff = FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1) if attempt else 0.0
+        if remaining_ms() < CALL_BUDGET_MS + MARGIN_MS + 1000 * backoff:
+            log("firehose_gave_up", stream=stream, pending=len(pending), attempts=attempt,
+                reason="no time left for another attempt")
+            raise DeliveryError(f"Firehose {stream}: gave up on {len(pending)} of {len(rows)} "
+                                f"samples after {attempt} attempts, out of time")
+        if backoff:
+            sleep(backoff)
+        attempt += 1
         pending = _put_once(client, stream, pending)
         if not pending:
             return attempt
         log("firehose_rejected", stream=stream, rejected=len(pending), attempt=attempt)
-        if attempt < MAX_ATTEMPTS:
-            sleep(FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    log("firehose_gave_up", stream=stream, pending=len(pending), attempts=attempt,
+        reason="attempts exhausted")
     raise DeliveryError(f"Firehose {stream} still rejected {len(pending)} of {len(rows)} "
                         f"samples after {MAX_ATTEMPTS} attempts")
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
-    return handle(event, Settings.from_environment(os.environ))
+def handler(event: dict, context: Any | None = None) -> dict:
+    return handle(event, Settings.from_environment(os.environ), context=context)
 
 
-def handle(event: dict, settings: Settings, client=None) -> dict:
+def handle(event: dict, settings: Settings, client=None, context: Any | None = None) -> dict:
     """One SNS invocation, for the function whose settings are `settings`."""
     stream = settings.delivery_stream_name
-    rows, rejected = [], 0
+    rows, seen, rejected, duplicates = [], set(), 0, 0
     for position, record in enumerate(event.get("Records") or []):
         try:
-            rows.append(_sample_row(record))
+            row = _sample_row(record)
         except fc_samples.SampleError as error:
             rejected += 1
             message = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
             log("sample_rejected", record=position, reason=str(error),
                 message=str(message)[:200] if message is not None else None)
-    attempts = deliver(stream, rows, client=client) if rows else 0
-    summary = {"forwarded": len(rows), "rejected": rejected, "attempts": attempts}
+            continue
+        identity = fc_samples.sample_id(row)
+        claimed = _claimed_id(record)
+        if claimed is not None and claimed != identity:
+            rejected += 1
+            log("sample_rejected", record=position, sample_id=str(claimed)[:40],
+                reason="sample_id does not match the sample")
+            continue
+        if identity in seen:
+            duplicates += 1  # SNS delivered it twice in this batch
+            continue
+        seen.add(identity)
+        rows.append(row)
+    remaining = context.get_remaining_time_in_millis if context else lambda: float("inf")
+    attempts = deliver(stream, rows, client=client, remaining_ms=remaining) if rows else 0
+    summary = {"forwarded": len(rows), "rejected": rejected, "duplicates": duplicates,
+               "attempts": attempts}
     log("collected", participant=settings.participant, stream=stream, **summary)
     return summary

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, Mapping, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union
 
 E = TypeVar("E", bound="Environment")
 PLAIN = (str, int, float, bool)

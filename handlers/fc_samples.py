@@ -9,12 +9,14 @@ file as it is.
 from __future__ import annotations
 
 import gc
+import hashlib
 import math
 import random
 from bisect import bisect
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import accumulate
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 COLUMNS = (
     "duration",
@@ -88,6 +90,17 @@ def format_number(value: float) -> str:
 def encode(sample: Iterable[float]) -> str:
     """One sample as a newline-terminated CSV row, label first."""
     return ",".join(format_number(v) for v in sample) + "\n"
+
+
+def sample_id(sample: Iterable[float] | str) -> str:
+    """A sample's identity: a hash of its canonical CSV row (label and 12 features).
+
+    Carried beside the row (the SNS message attribute `sample_id`), never in it, so the
+    13-column rows stay what SageMaker's built-in algorithms train on. Two distinct
+    samples with all 13 values equal are vanishingly rare (durations carry noise), so a
+    repeated row downstream is a repeated delivery, countable with the rows alone."""
+    row = sample if isinstance(sample, str) else encode(sample)
+    return hashlib.sha256(row.rstrip("\n").encode()).hexdigest()[:20]
 
 
 def _parse_number(column: str, text: str) -> float:
@@ -225,8 +238,8 @@ def _generate(n: int, seed: int, behaviour: Profile, profile: str) -> list[Sampl
     quantity = _choices(rng, range(1, 10), QUANTITY_SHARE, n)
     density = [math.exp(gauss(behaviour.density_log_mean, 0.6)) for _ in range(n)]  # g/mm^3
     weight = [
-        _clamp_round(l * w * h * d, 5, 30_000)
-        for l, w, h, d in zip(length, width, height, density)
+        _clamp_round(long * w * h * d, 5, 30_000)
+        for long, w, h, d in zip(length, width, height, density)
     ]
     location = _choices(rng, BIN_LOCATIONS, (1,) * 5, n)
     bin_width = _choices(rng, BIN_WIDTHS, (1,) * 5, n)

@@ -4,9 +4,12 @@ It validates the 12 features, asks the participant's SageMaker endpoint for a pr
 (text/csv), and answers with one JSON shape whichever built-in algorithm serves it:
 XGBoost's CSV lines, k-NN's `predicted_label` or Linear Learner's `score` JSON.
 
-Status codes: 200 prediction, 400 bad features, 502 the model failed or gave an
-unreadable answer, 503 the endpoint is missing, not in service or overloaded, 504 it
-did not answer in time. Every request logs one JSON line.
+Status codes: 200 prediction, 400 bad features (not 12 numbers, or a value outside the
+FC's bounds, the same bounds the collection path checks), 502 the model failed, gave an
+unreadable or implausible answer (over MAX_ANSWER_BYTES, nested deeper than
+MAX_ANSWER_DEPTH, not a finite duration in answers.PLAUSIBLE_MS) or its answer was cut
+off, 503 the endpoint is missing, not in service or overloaded, 504 it did not answer
+in time (the body included), 500 anything unforeseen. Every error has a message; every request logs one JSON line.
 """
 
 from __future__ import annotations
@@ -15,19 +18,29 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from handlers import clients, fc_samples
+from handlers import answers, clients, fc_samples
 from handlers.environment import Environment
 from handlers.log import log
 
 MAX_FEATURES_CHARS = 1024
 MAX_LOGGED_BODY_CHARS = 500
+# One row's answer is tens of bytes in every built-in algorithm's format.
+MAX_ANSWER_BYTES = 16 * 1024
+MAX_ANSWER_DEPTH = 3  # {"predictions": [{"score": x}]}
 # One attempt, bounded: the FC asks again 200 ms later, a retry would only pile up.
 ENDPOINT_CONFIG = Config(connect_timeout=1, read_timeout=3,
                          retries={"mode": "standard", "total_max_attempts": 1})
@@ -45,7 +58,7 @@ class Failure(Exception):
 @dataclass(frozen=True)
 class Settings(Environment):
     endpoint_name: str  # the participant's SageMaker endpoint
-    participant: Optional[str] = None  # for the log line
+    participant: str | None = None  # for the log line
 
 
 def runtime_client():
@@ -73,6 +86,11 @@ def parse_features(event: Mapping[str, Any]) -> list[float]:
                                               f"{text.strip()[:20]!r}") from None
         if not math.isfinite(value):
             raise Failure(400, "bad_request", f"feature {position} ({name}) is not finite")
+        low, high = fc_samples.BOUNDS[name]
+        if not low <= value <= high:
+            raise Failure(400, "bad_request", f"feature {position} ({name}) is "
+                                              f"{fc_samples.format_number(value)}, outside "
+                                              f"[{low}, {high}]")
         values.append(value)
     return values
 
@@ -86,12 +104,14 @@ def _single(predictions: Any) -> Any:
 
 
 def prediction_from(body: bytes) -> float:
-    """The predicted duration from any built-in algorithm's answer."""
+    """The predicted duration from any built-in algorithm's answer; ValueError if none."""
+    if len(body) > MAX_ANSWER_BYTES:
+        raise ValueError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
     text = body.decode("utf-8").strip()
     if not text:
         raise ValueError("empty answer")
     if text[0] in "{[":
-        answer = json.loads(text)
+        answer = answers.loads(text, MAX_ANSWER_DEPTH)
         if isinstance(answer, dict) and "predictions" in answer:
             answer = answer["predictions"]
         answer = _single(answer)
@@ -103,12 +123,7 @@ def prediction_from(body: bytes) -> float:
         if len(lines) != 1:
             raise ValueError(f"expected one prediction, got {len(lines)} lines")
         answer = lines[0].split(",")[0]
-    if isinstance(answer, bool) or answer is None:
-        raise ValueError("no prediction in the answer")
-    value = float(answer)
-    if not math.isfinite(value):
-        raise ValueError(f"prediction is not finite: {value}")
-    return value
+    return answers.duration(answer)
 
 
 def _endpoint_failure(error: ClientError, endpoint: str) -> Failure:
@@ -135,7 +150,7 @@ def predict(client, endpoint: str, features: list[float]) -> float:
         raise Failure(504, "timeout", f"your endpoint {endpoint} did not answer in time") from None
     except BotoConnectionError as error:
         raise Failure(503, "endpoint_unreachable", f"cannot reach {endpoint}: {error}") from None
-    raw = response["Body"].read()
+    raw = read_answer(response, endpoint)
     try:
         return prediction_from(raw)
     except (ValueError, TypeError, UnicodeDecodeError) as error:
@@ -143,6 +158,33 @@ def predict(client, endpoint: str, features: list[float]) -> float:
             content_type=response.get("ContentType"),
             body=raw[:MAX_LOGGED_BODY_CHARS].decode("utf-8", "replace"))
         raise Failure(502, "bad_answer", f"your model's answer could not be read: {error}") from None
+
+
+def read_answer(response: dict, endpoint: str) -> bytes:
+    """The endpoint's body, at most MAX_ANSWER_BYTES + 1 of it: the body streams after
+    the status, so a stall or a cut can happen here, after invoke_endpoint returned."""
+    body, chunks, size = response["Body"], [], 0
+    try:
+        while size <= MAX_ANSWER_BYTES:  # to the end, where botocore checks the length
+            chunk = body.read(MAX_ANSWER_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except ReadTimeoutError:
+        raise Failure(504, "timeout", f"your endpoint {endpoint} stopped answering "
+                                      "halfway") from None
+    except (IncompleteReadError, ResponseStreamingError, BotoConnectionError,
+            ConnectionError) as error:
+        raise Failure(502, "cut_off", f"your endpoint {endpoint}'s answer was cut off "
+                                      f"({type(error).__name__})") from None
+    except OSError as error:  # a socket timeout not wrapped by botocore
+        if isinstance(error, TimeoutError):
+            raise Failure(504, "timeout", f"your endpoint {endpoint} stopped answering "
+                                          "halfway") from None
+        raise Failure(502, "cut_off", f"your endpoint {endpoint}'s answer was cut off "
+                                      f"({type(error).__name__})") from None
 
 
 def respond(status: int, payload: dict) -> dict:
@@ -161,10 +203,13 @@ def handle(event: Mapping[str, Any], settings: Settings, client=None,
         status, outcome, payload = 200, "ok", {"duration_ms": duration}
     except Failure as failure:
         status, outcome, payload = failure.status, failure.outcome, {"error": failure.message}
+    except Exception as error:
+        status, outcome = 500, "internal_error"
+        payload = {"error": f"the inference function failed ({type(error).__name__})"}
     log("inference", participant=participant, endpoint=endpoint, status=status, outcome=outcome,
         latency_ms=round(1000 * (clock() - start), 2))
     return respond(status, payload)
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
+def handler(event: dict, context: Any | None = None) -> dict:
     return handle(event, Settings.from_environment(os.environ))

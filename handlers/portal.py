@@ -38,7 +38,6 @@ wrong codes count against an IP, and valid codes are never refused for the IP's 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import html
@@ -61,6 +60,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import fc_samples, leaderboard, scoring
+from handlers.environment import Environment, SettingsError
 from handlers.log import log
 
 # --- Join codes -------------------------------------------------------------------------
@@ -77,10 +77,6 @@ def code_hash(code: str) -> str:
 
 
 # --- Settings -----------------------------------------------------------------------------
-
-
-class SettingsError(ValueError):
-    """The function's environment is unusable; the message names every bad variable."""
 
 
 # (low, high) for the numeric settings; the AWS ranges are cited where they come from AWS.
@@ -102,8 +98,8 @@ FEDERATION_ENDPOINT = "https://signin.aws.amazon.com/federation"
 
 
 @dataclass(frozen=True)
-class PortalSettings:
-    """The portal's environment: each field is read from the variable of its upper-cased name."""
+class Settings(Environment):
+    """The portal's environment (the component writes it; `read` parses and checks it)."""
 
     event: str
     directory_bucket: str
@@ -124,45 +120,47 @@ class PortalSettings:
     reveal_private: bool = False
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str]) -> PortalSettings:
-        values, problems = {}, []
-        for field in dataclasses.fields(cls):
-            name = field.name.upper()
-            if name not in env:
-                if field.default is dataclasses.MISSING:
-                    problems.append(f"{name} is not set")
-                continue
-            text, kind = env[name], type(field.default) if field.default is not dataclasses.MISSING else str
-            try:
-                if kind is bool:
-                    if text not in ("true", "false"):
-                        raise ValueError("expected true or false")
-                    value = text == "true"
-                else:
-                    value = kind(text)
-            except ValueError as error:
-                problems.append(f"{name}={text!r} is not a valid {kind.__name__}: {error}")
-                continue
-            if field.name in RANGES and not RANGES[field.name][0] <= value <= RANGES[field.name][1]:
-                low, high = RANGES[field.name]
-                problems.append(f"{name}={text} is outside {low}-{high}")
-            values[field.name] = value
-        endpoint = values.get("federation_endpoint", FEDERATION_ENDPOINT)
-        if not _safe_endpoint(endpoint):
-            # Credentials travel in its query string: only HTTPS, or the loopback stand-in.
-            problems.append(f"FEDERATION_ENDPOINT={endpoint!r} must be https:// "
-                            "(or http://127.0.0.1 for a local stand-in)")
+    def read(cls, env: Mapping[str, str]) -> Settings:
+        """Parse the environment and check every range; one SettingsError naming every problem."""
+        problems = _value_problems(env)
+        try:
+            settings = cls.from_environment(env)
+        except SettingsError as error:
+            raise SettingsError("; ".join([str(error), *problems])) from None
         if problems:
-            raise SettingsError("portal settings: " + "; ".join(problems))
-        return cls(**values)
+            raise SettingsError(f"{cls.__module__}.{cls.__name__}: " + "; ".join(problems))
+        return settings
 
-    def leaderboard_env(self) -> dict[str, str]:
-        """The subset handlers.leaderboard.build reads, in its own format."""
-        return {"EVENT": self.event, "WINDOW_MINUTES": str(self.window_minutes),
-                "HISTORY_MINUTES": str(self.history_minutes),
-                "MIN_SUCCESSES": str(self.min_successes),
-                "FAILING_ERROR_RATE": str(self.failing_error_rate),
-                "REVEAL_PRIVATE": "true" if self.reveal_private else "false"}
+    def ranking(self) -> leaderboard.Settings:
+        """The leaderboard's own settings for the ranking this portal shows."""
+        return leaderboard.Settings(
+            table_name=self.table_name, event=self.event, window_minutes=self.window_minutes,
+            history_minutes=self.history_minutes, min_successes=self.min_successes,
+            failing_error_rate=self.failing_error_rate,
+            refresh_seconds=0,  # the page's reload period: no page is rendered here
+            reveal_private=self.reveal_private)
+
+
+def _value_problems(env: Mapping[str, str]) -> list[str]:
+    """Values that parse but lie outside their range (unparsable ones are from_environment's)."""
+    problems = []
+    variables = Settings.variables()
+    for field_name, (low, high) in RANGES.items():
+        text = env.get(variables[field_name])
+        if text is None:
+            continue
+        try:
+            value = type(low)(text)
+        except ValueError:
+            continue
+        if not low <= value <= high:
+            problems.append(f"{variables[field_name]}={text} is outside {low}-{high}")
+    endpoint = env.get(variables["federation_endpoint"], FEDERATION_ENDPOINT)
+    if not _safe_endpoint(endpoint):
+        # Credentials travel in its query string: only HTTPS, or the loopback stand-in.
+        problems.append(f"{variables['federation_endpoint']}={endpoint!r} must be https:// "
+                        "(or http://127.0.0.1 for a local stand-in)")
+    return problems
 
 
 def _safe_endpoint(url: str) -> bool:
@@ -173,9 +171,12 @@ def _safe_endpoint(url: str) -> bool:
 
 # --- The participant directory -------------------------------------------------------------
 
-RECORD_FIELDS = ("id", "name", "notebook", "endpoint", "bucket", "inference_url", "region",
+RECORD_FIELDS = ("id", "name", "notebook", "endpoint", "inference_url", "region",
                  "console_role_arn", "leaderboard_url")
 OPTIONAL_RECORD_FIELDS = ("account",)
+# Where their samples are: the bucket itself (one stack), or the SSM parameter their own
+# stack publishes its auto-named bucket under (a stack per participant). Exactly one.
+BUCKET_FIELDS = ("bucket", "bucket_parameter")
 
 
 class DirectoryError(ValueError):
@@ -194,10 +195,14 @@ def directory_problems(document: Any) -> list[str]:
             problems.append(f"record under {key[:12]}... is not an object")
             continue
         missing = [f for f in RECORD_FIELDS if not isinstance(record.get(f), str) or not record[f]]
-        unknown = sorted(set(record) - set(RECORD_FIELDS) - set(OPTIONAL_RECORD_FIELDS))
+        unknown = sorted(set(record) - set(RECORD_FIELDS) - set(OPTIONAL_RECORD_FIELDS)
+                         - set(BUCKET_FIELDS))
         label = f"record {record.get('id')!r}"
         if missing:
             problems.append(f"{label}: missing or empty {', '.join(missing)}")
+        where = [f for f in BUCKET_FIELDS if isinstance(record.get(f), str) and record[f]]
+        if len(where) != 1:
+            problems.append(f"{label}: needs exactly one of {', '.join(BUCKET_FIELDS)}")
         if unknown:
             problems.append(f"{label}: unknown fields {', '.join(unknown)}")
         if record.get("id") in ids:
@@ -558,8 +563,8 @@ def endpoint_status(sagemaker, endpoint: str) -> dict:
             else f"{described['EndpointStatus']}: not answering yet"}
 
 
-def score_status(table, settings: PortalSettings, participant: str, now: datetime) -> dict:
-    data = leaderboard.build(table, settings.leaderboard_env(), now)
+def score_status(table, settings: Settings, participant: str, now: datetime) -> dict:
+    data = leaderboard.build(table, settings.ranking(), now)
     mine = next((r for r in data["rows"] if r["participant"] == participant), None)
     ranked = sum(1 for r in data["rows"] if r["rank"] is not None)
     if mine is None:
@@ -574,12 +579,7 @@ def score_status(table, settings: PortalSettings, participant: str, now: datetim
 
 
 def error_status(table, participant: str, now: datetime) -> dict:
-    minutes = leaderboard.minutes_back(now, ERROR_WINDOW_MINUTES)
-    mine = [scoring.from_item(i)
-            for n, m in enumerate(minutes)
-            for i in leaderboard.items_for(table, m, closed=n >= leaderboard.CLOSED_AFTER_MINUTES)
-            if i["participant"] == participant]
-    window = scoring.merge(mine)
+    window = leaderboard.participant_window(table, participant, now, ERROR_WINDOW_MINUTES)
     return {"window_minutes": ERROR_WINDOW_MINUTES, "requests": int(window["requests"]),
             "classes": [{"class": c, "count": int(window[c]), "explanation": ERROR_EXPLANATIONS[c]}
                         for c in scoring.ERROR_CLASSES if window[c]]}
@@ -630,13 +630,15 @@ class Clients:
     sts: Any
     table: Any
     fetch: Fetch = fetch
+    ssm: Any = None  # reads a participant stack's published bucket (`bucket_parameter`)
 
     @classmethod
-    def from_boto(cls, settings: PortalSettings) -> Clients:
+    def from_boto(cls, settings: Settings) -> Clients:
         config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard"})
         return cls(s3=boto3.client("s3", config=config),
                    sagemaker=boto3.client("sagemaker", config=config),
                    sts=boto3.client("sts", config=config),
+                   ssm=boto3.client("ssm", config=config),
                    table=boto3.resource("dynamodb", config=config).Table(settings.table_name))
 
 
@@ -657,7 +659,7 @@ def _issuer(headers: Mapping[str, Any]) -> str | None:
 class Portal:
     """One execution environment's portal: settings, clients, directory cache, rate limits."""
 
-    def __init__(self, settings: PortalSettings, clients: Clients,
+    def __init__(self, settings: Settings, clients: Clients,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.settings, self.clients, self.clock, self.now = settings, clients, clock, now
@@ -682,7 +684,7 @@ class Portal:
             response = json_response(503, {"message": "The portal is not ready; please tell "
                                                       "the organizer."})
             outcome = "directory_error"
-        except Exception as error:  # noqa: BLE001 -- never a traceback to a visitor
+        except Exception as error:
             log("portal_failure", route=context["route"], error=type(error).__name__)
             response = json_response(500, {"message": "Something went wrong; try again."})
             outcome = "failure"
@@ -786,7 +788,7 @@ class Portal:
         return {
             "participant": record["id"],
             "samples": elsewhere if own else part(
-                lambda: samples_status(self.clients.s3, record["bucket"])),
+                lambda: samples_status(self.clients.s3, self._bucket_of(record))),
             "endpoint": elsewhere if own else part(
                 lambda: endpoint_status(self.clients.sagemaker, record["endpoint"])),
             "inference": {"url": record["inference_url"],
@@ -796,6 +798,13 @@ class Portal:
             "errors": part(lambda: error_status(self.clients.table, record["id"], now)),
             "leaderboard_url": leaderboard_url(record),
         }
+
+    def _bucket_of(self, record: dict) -> str:
+        """Their samples bucket: in the record, or published by their own stack."""
+        if record.get("bucket"):
+            return record["bucket"]
+        return self.clients.ssm.get_parameter(
+            Name=record["bucket_parameter"])["Parameter"]["Value"]
 
     def notebook(self, record: dict, start: bool) -> dict:
         name, region = record["notebook"], record["region"]
@@ -877,6 +886,6 @@ _portal: Portal | None = None
 def handler(event: dict, context: Any = None) -> dict:
     global _portal
     if _portal is None:
-        settings = PortalSettings.from_environment(os.environ)
+        settings = Settings.read(os.environ)
         _portal = Portal(settings, Clients.from_boto(settings))
     return _portal.handle(event)

@@ -1,7 +1,8 @@
 """The FC's sample publisher, run by an EventBridge schedule once a period.
 
 One run publishes `samples_per_second` samples every second for `period_seconds` onto the
-sample topic with SNS PublishBatch (10 messages a call). Each run draws its samples
+sample topic with SNS PublishBatch (10 messages a call), each with its identity as the
+`sample_id` message attribute (fc_samples.sample_id), so duplicates can be told apart. Each run draws its samples
 from a seed derived from the feed seed and the run's scheduled time, so a run is
 reproducible. Entries SNS rejects are retried; any still failing make the run fail.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.config import Config
 
@@ -57,7 +59,10 @@ def publish_batch(client, topic_arn: str, samples: list, sleep=time.sleep) -> in
     for attempt in range(1, MAX_ATTEMPTS + 1):
         response = client.publish_batch(
             TopicArn=topic_arn,
-            PublishBatchRequestEntries=[{"Id": i, "Message": m} for i, m in pending.items()])
+            PublishBatchRequestEntries=[
+                {"Id": i, "Message": m, "MessageAttributes": {"sample_id": {
+                    "DataType": "String", "StringValue": fc_samples.sample_id(m)}}}
+                for i, m in pending.items()])
         pending = {f["Id"]: pending[f["Id"]] for f in response.get("Failed", [])}
         if not pending:
             return 0
@@ -66,15 +71,15 @@ def publish_batch(client, topic_arn: str, samples: list, sleep=time.sleep) -> in
     return len(pending)
 
 
-def _remaining_ms(context: Optional[Any]) -> float:
+def _remaining_ms(context: Any | None) -> float:
     return context.get_remaining_time_in_millis() if context else float("inf")
 
 
-def handler(event: dict, context: Optional[Any] = None) -> dict:
+def handler(event: dict, context: Any | None = None) -> dict:
     return handle(event, Settings.from_environment(os.environ), context)
 
 
-def handle(event: dict, settings: Settings, context: Optional[Any] = None, client=None,
+def handle(event: dict, settings: Settings, context: Any | None = None, client=None,
            clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> dict:
     """One scheduled run, for the function whose settings are `settings`."""
@@ -82,7 +87,7 @@ def handle(event: dict, settings: Settings, context: Optional[Any] = None, clien
     topic_arn = settings.sample_topic_arn
     rate, period = settings.samples_per_second, settings.period_seconds
     scheduled = str((event or {}).get("time", "manual"))
-    profile = fc_samples.profile_at(datetime.now(timezone.utc), settings.drift_start,
+    profile = fc_samples.profile_at(datetime.now(UTC), settings.drift_start,
                                     settings.drift_profile)
     samples = fc_samples.generate(rate * period, seed=run_seed(settings.feed_seed,
                                                                scheduled), profile=profile)

@@ -39,12 +39,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import retraining_data, retraining_events, scoring, served_model
+from handlers.environment import Environment, SettingsError
 from handlers.log import log
 from handlers.retraining_events import BadEvent, Command, JobStateChange, Trigger, Who
 from handlers.retraining_store import Store, attempt_key
 
 LOCK_SLACK_SECONDS = 900  # beyond the job's own limit, for the judge to finish
-DEFAULTS_FROM_ENV = {"margin_percent": "MARGIN_PERCENT", "window_minutes": "WINDOW_MINUTES"}
 
 
 class ConfigError(ValueError):
@@ -52,70 +52,64 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Config:
-    """The function's environment, written by the component, checked in one pass."""
+class Settings(Environment):
+    """The function's environment, written by components/retraining.py."""
 
     event: str
     participant: str
-    endpoint: str
-    alarm_name: str
-    job_prefix: str
-    bucket: str
+    endpoint_name: str  # the participant's endpoint, the one the loop may update
+    alarm_name: str  # their RMSE alarm: the only alarm whose events trigger an attempt
+    job_prefix: str  # every retraining job is <job_prefix>-<YYYYMMDDHHMMSS>
+    bucket: str  # their Lab 1 bucket: samples in, retraining/ attempts out
     samples_prefix: str
-    role_arn: str
-    table: str
-    training_instance_type: str
-    allowed_instance_types: tuple[str, ...]
-    enabled_by_default: bool
-    margin_percent: float
-    window_minutes: int
-    holdout_percent: float
-    max_training_seconds: int
-    precollected_uri: str
-    baseline_model_url: str
-    baseline_hyperparameters: dict
+    sagemaker_role_arn: str  # their Lab 2 role, passed to the training job and the model
+    table_name: str  # the event's retraining table
+    training_instance_type: str  # when the served model's own type is not allowed
+    allowed_instance_types: str  # comma-separated allow-list (IAM enforces it too)
+    retraining_default: bool  # the loop is on for participants who did not choose
+    margin_percent: float  # a candidate must beat the current model by this much
+    window_minutes: int  # how far back the training samples reach
+    baseline_model_url: str  # s3:// of the baseline model, recognised as such
+    baseline_hyperparameters: str  # JSON: what the baseline was trained with
+    holdout_percent: float = 20.0
+    max_training_seconds: int = 3600
+    precollected_uri: str = ""  # s3:// of TrainSamples.csv, added on request
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Config:
+    def checked(cls, env: Mapping[str, str]) -> Settings:
+        """Parse and check the environment; ConfigError names every problem at once."""
         problems: list[str] = []
-
-        def get(key: str, convert: Callable[[str], Any] = str, default: str | None = None):
-            raw = env.get(key, default)
-            if raw is None or raw == "" and default is None:
-                problems.append(f"{key} is not set")
-                return None
+        try:
+            settings: Settings | None = cls.from_environment(env)
+        except SettingsError as error:
+            problems.append(str(error))
+            settings = None
+        if settings is not None:
+            if settings.training_instance_type not in settings.allowed:
+                problems.append(f"training_instance_type {settings.training_instance_type!r} "
+                                f"is not in allowed_instance_types {list(settings.allowed)}")
             try:
-                return convert(raw)
-            except (ValueError, TypeError) as error:
-                problems.append(f"{key}={raw[:40]!r}: {error}")
-                return None
-
-        def choice(raw: str) -> bool:
-            if raw not in ("on", "off"):
-                raise ValueError("must be on or off")
-            return raw == "on"
-
-        allowed = tuple(t.strip() for t in env.get("ALLOWED_INSTANCE_TYPES", "").split(",")
-                        if t.strip())
-        values = {
-            "event": get("EVENT"), "participant": get("PARTICIPANT"), "endpoint": get("ENDPOINT_NAME"),
-            "alarm_name": get("ALARM_NAME"), "job_prefix": get("JOB_PREFIX"), "bucket": get("BUCKET"),
-            "samples_prefix": get("SAMPLES_PREFIX"), "role_arn": get("SAGEMAKER_ROLE_ARN"),
-            "table": get("TABLE_NAME"), "training_instance_type": get("TRAINING_INSTANCE_TYPE"),
-            "allowed_instance_types": allowed, "enabled_by_default": get("RETRAINING_DEFAULT", choice),
-            "margin_percent": get("MARGIN_PERCENT", float), "window_minutes": get("WINDOW_MINUTES", int),
-            "holdout_percent": get("HOLDOUT_PERCENT", float, "20"),
-            "max_training_seconds": get("MAX_TRAINING_SECONDS", int, "3600"),
-            "precollected_uri": get("PRECOLLECTED_URI", str, ""),
-            "baseline_model_url": get("BASELINE_MODEL_URL"),
-            "baseline_hyperparameters": get("BASELINE_HYPERPARAMETERS", json.loads)}
-        if values["training_instance_type"] and \
-                values["training_instance_type"] not in allowed:
-            problems.append(f"TRAINING_INSTANCE_TYPE {values['training_instance_type']!r} is "
-                            f"not in ALLOWED_INSTANCE_TYPES {list(allowed)}")
+                if not isinstance(json.loads(settings.baseline_hyperparameters), dict):
+                    problems.append("baseline_hyperparameters must be a JSON object")
+            except ValueError as error:
+                problems.append(f"baseline_hyperparameters is not JSON: {error}")
         if problems:
             raise ConfigError("retraining function misconfigured: " + "; ".join(problems))
-        return cls(**values)
+        return settings
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.allowed_instance_types.split(",") if t.strip())
+
+    @property
+    def baseline_hyperparameter_values(self) -> dict:
+        return json.loads(self.baseline_hyperparameters)
+
+    @property
+    def tags(self) -> list[dict]:
+        """What every create carries: the function's role allows creates only with these."""
+        return [{"Key": "Participant", "Value": self.participant},
+                {"Key": "Event", "Value": self.event}, {"Key": "Purpose", "Value": "retraining"}]
 
     @property
     def who(self) -> Who:
@@ -130,15 +124,15 @@ class Clients:
     table: Any
 
 
-def default_clients(config: Config) -> Clients:
+def default_clients(config: Settings) -> Clients:
     import boto3
     return Clients(boto3.client("sagemaker"), boto3.client("sagemaker-runtime"),
-                   boto3.client("s3"), boto3.resource("dynamodb").Table(config.table))
+                   boto3.client("s3"), boto3.resource("dynamodb").Table(config.table_name))
 
 
-def effective(config: Config, stored: Mapping[str, Any]) -> dict:
+def effective(config: Settings, stored: Mapping[str, Any]) -> dict:
     """The participant's settings over the event's defaults."""
-    return {"enabled": stored.get("enabled", config.enabled_by_default),
+    return {"enabled": stored.get("enabled", config.retraining_default),
             "margin_percent": stored.get("margin_percent", config.margin_percent),
             "window_minutes": stored.get("window_minutes", config.window_minutes),
             "include_precollected": stored.get("include_precollected", False)}
@@ -153,10 +147,10 @@ def _error_text(error: Exception) -> str:
 
 # --- trigger --------------------------------------------------------------------------
 
-def _training_job(config: Config, served: served_model.Served, name: str,
+def _training_job(config: Settings, served: served_model.Served, name: str,
                   split: retraining_data.Split) -> dict:
     channel, _ = served_model.EVALUATION[served.algorithm]
-    instance = served.instance_type if served.instance_type in config.allowed_instance_types \
+    instance = served.instance_type if served.instance_type in config.allowed \
         else config.training_instance_type
     hyperparameters = {**served_model.FIXED_HYPERPARAMETERS.get(served.algorithm, {}),
                        **{k: str(v) for k, v in served.hyperparameters.items()}}
@@ -166,7 +160,7 @@ def _training_job(config: Config, served: served_model.Served, name: str,
                                  "S3DataDistributionType": "FullyReplicated"}}
 
     return {
-        "TrainingJobName": name, "RoleArn": config.role_arn, "HyperParameters": hyperparameters,
+        "TrainingJobName": name, "RoleArn": config.sagemaker_role_arn, "HyperParameters": hyperparameters,
         "AlgorithmSpecification": {"TrainingImage": served.image, "TrainingInputMode": "File"},
         "InputDataConfig": [
             {"ChannelName": "train", "DataSource": source(split.train_uri),
@@ -177,11 +171,10 @@ def _training_job(config: Config, served: served_model.Served, name: str,
                                           f"{retraining_data.ATTEMPTS_PREFIX}{name}/model"},
         "ResourceConfig": {"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_training_seconds},
-        "Tags": [{"Key": "Participant", "Value": config.participant},
-              {"Key": "Purpose", "Value": "retraining"}]}
+        "Tags": config.tags}
 
 
-def trigger(request: Trigger, config: Config, clients: Clients, now: datetime) -> dict:
+def trigger(request: Trigger, config: Settings, clients: Clients, now: datetime) -> dict:
     store = Store(clients.table, config.participant)
     settings = effective(config, store.settings())
     if request.kind != "manual" and not settings["enabled"]:
@@ -198,8 +191,9 @@ def trigger(request: Trigger, config: Config, clients: Clients, now: datetime) -
               "window_minutes": settings["window_minutes"],
               "took_over": previous.get("attempt")}
     try:
-        served = served_model.current(clients.sagemaker, config.endpoint,
-                                      config.baseline_model_url, config.baseline_hyperparameters)
+        served = served_model.current(clients.sagemaker, config.endpoint_name,
+                                      config.baseline_model_url,
+                                      config.baseline_hyperparameter_values)
         split = retraining_data.prepare(
             clients.s3, config.bucket, config.samples_prefix, job, now,
             settings["window_minutes"], config.holdout_percent,
@@ -229,7 +223,7 @@ def trigger(request: Trigger, config: Config, clients: Clients, now: datetime) -
 
 # --- judge ----------------------------------------------------------------------------
 
-def _decide(config: Config, clients: Clients, attempt: dict, job: dict) -> dict:
+def _decide(config: Settings, clients: Clients, attempt: dict, job: dict) -> dict:
     status = job["TrainingJobStatus"]
     if status != "Completed":
         return {"decision": "job_failed" if status == "Failed" else "job_stopped",
@@ -242,7 +236,7 @@ def _decide(config: Config, clients: Clients, attempt: dict, job: dict) -> dict:
     try:
         features, truth = retraining_data.holdout_rows(clients.s3, config.bucket,
                                                        attempt["holdout_key"])
-        outcome["current_rmse"] = served_model.live_rmse(clients.runtime, config.endpoint,
+        outcome["current_rmse"] = served_model.live_rmse(clients.runtime, config.endpoint_name,
                                                          features, truth)
     except (ClientError, BotoCoreError, ValueError) as error:
         # Not knowing how good the current model is, never replace it.
@@ -252,19 +246,18 @@ def _decide(config: Config, clients: Clients, attempt: dict, job: dict) -> dict:
     if not candidate < bar:
         return {**outcome, "decision": "kept",
                 "reason": f"candidate {candidate:.1f} ms is not below {bar:.1f} ms"}
-    endpoint = clients.sagemaker.describe_endpoint(EndpointName=config.endpoint)
+    endpoint = clients.sagemaker.describe_endpoint(EndpointName=config.endpoint_name)
     if endpoint["EndpointStatus"] != "InService":
         return {**outcome, "decision": "kept",
                 "reason": f"the endpoint is {endpoint['EndpointStatus']}, not InService"}
-    served_model.promote(clients.sagemaker, config.endpoint, job["TrainingJobName"],
+    served_model.promote(clients.sagemaker, config.endpoint_name, job["TrainingJobName"],
                          attempt["image"], job["ModelArtifacts"]["S3ModelArtifacts"],
-                         config.role_arn, tags=[{"Key": "Participant",
-                                                 "Value": config.participant}])
+                         config.sagemaker_role_arn, tags=config.tags)
     return {**outcome, "decision": "promoted",
             "reason": f"candidate {candidate:.1f} ms < {bar:.1f} ms"}
 
 
-def judge(request: JobStateChange, config: Config, clients: Clients, now: datetime) -> dict:
+def judge(request: JobStateChange, config: Settings, clients: Clients, now: datetime) -> dict:
     if request.status not in retraining_events.TERMINAL_STATUSES:
         return {"outcome": "ignored", "job": request.job_name, "status": request.status}
     store = Store(clients.table, config.participant)
@@ -289,7 +282,7 @@ def judge(request: JobStateChange, config: Config, clients: Clients, now: dateti
 
 # --- the participant's commands -------------------------------------------------------
 
-def command(request: Command, config: Config, clients: Clients) -> dict:
+def command(request: Command, config: Settings, clients: Clients) -> dict:
     store = Store(clients.table, config.participant)
     if request.action in ("enable", "disable"):
         store.update_settings({"enabled": request.action == "enable"})
@@ -303,7 +296,7 @@ def command(request: Command, config: Config, clients: Clients) -> dict:
 
 # --- the function ---------------------------------------------------------------------
 
-def metrics_record(config: Config, result: dict, timestamp_ms: int) -> dict:
+def metrics_record(config: Settings, result: dict, timestamp_ms: int) -> dict:
     """The judge's log line: an Embedded Metric Format record for the dashboard."""
     values = {"RetrainingAttempts": 1,
               "RetrainingPromotions": int(result["outcome"] == "promoted"),
@@ -325,7 +318,7 @@ def handle(event: Any, env: Mapping[str, str], clients: Clients | None = None,
            timer: Callable[[], float] = time.perf_counter) -> dict:
     """One event for the participant whose function's environment is `env`."""
     started = timer()
-    config = Config.from_env(env)
+    config = Settings.checked(env)
     now = clock()
     try:
         request = retraining_events.parse(event, config.who)

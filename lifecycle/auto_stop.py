@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SESSIONS_URL = "https://localhost:8443/api/sessions"
 METADATA = "/opt/ml/metadata/resource-metadata.json"
@@ -18,7 +18,7 @@ METADATA = "/opt/ml/metadata/resource-metadata.json"
 
 def parse_time(text):
     return datetime.strptime(text.split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=timezone.utc)
+        tzinfo=UTC)
 
 
 def idle_minutes(sessions, now):
@@ -53,14 +53,17 @@ def uptime_minutes():
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-minutes", type=float, required=True)
-    limit = parser.parse_args(argv).idle_minutes
-    now = datetime.now(timezone.utc)
+    # cron's PATH has no aws: on-start.sh passes the absolute path it resolved.
+    parser.add_argument("--aws", default="aws")
+    options = parser.parse_args(argv)
+    limit = options.idle_minutes
+    now = datetime.now(UTC)
     if not should_stop(fetch_sessions(), now, limit, uptime_minutes()):
         return 0
     with open(METADATA) as metadata:
         name = json.load(metadata)["ResourceName"]
     print(f"{now.isoformat()} idle for {limit} minutes: stopping {name}", flush=True)
-    return subprocess.call(["aws", "sagemaker", "stop-notebook-instance",
+    return subprocess.call([options.aws, "sagemaker", "stop-notebook-instance",
                             "--notebook-instance-name", name])
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -23,6 +23,13 @@ except ModuleNotFoundError as missing:  # in the repository: notebooks.workshop,
     if missing.name != "hyperparameters":
         raise
     from training import hyperparameters as ranges
+
+try:  # ...and promotion.py: handlers/served_model.py, the retraining loop's own promotion
+    import promotion
+except ModuleNotFoundError as missing:
+    if missing.name != "promotion":
+        raise
+    from handlers import served_model as promotion
 
 HERE = Path(__file__).resolve().parent
 SETTINGS_FILE = HERE / "settings.json"
@@ -42,20 +49,32 @@ TRAINING_TIMEOUT_SECONDS = 3600
 SDK_VERSION = "3.27.0"
 
 
-def ensure_sdk() -> None:
-    """Install the SageMaker SDK version these notebooks are written for, if needed."""
+SDK_READY = HERE / ".sdk-ready"  # written by the lifecycle's background install
+
+
+def ensure_sdk(ready_file: Path = SDK_READY) -> None:
+    """Check that this kernel runs the SageMaker SDK the notebooks are written for.
+
+    The notebook instance installs it in the background when it starts (on-start.sh); a
+    kernel started before that finished has the old SDK loaded, and upgrading it inside a
+    running kernel leaves it half-upgraded, so this only tells you what to do.
+    """
     import importlib.metadata
-    import subprocess
-    import sys
     try:
         installed = importlib.metadata.version("sagemaker")
     except importlib.metadata.PackageNotFoundError:
         installed = None
-    if installed != SDK_VERSION:
-        print(f"Installing sagemaker=={SDK_VERSION} (found {installed}); about a minute")
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
-                               f"sagemaker=={SDK_VERSION}"])
-    print(f"SageMaker Python SDK {SDK_VERSION}")
+    if installed == SDK_VERSION:
+        print(f"SageMaker Python SDK {SDK_VERSION}")
+        return
+    if not ready_file.exists():
+        raise RuntimeError(
+            f"The SageMaker SDK {SDK_VERSION} is still being installed on this notebook "
+            "instance (a few minutes after it starts). Wait a minute, then choose Kernel > "
+            "Restart Kernel and run this cell again.")
+    raise RuntimeError(
+        f"This kernel has SageMaker SDK {installed}, but {SDK_VERSION} is now installed: "
+        "choose Kernel > Restart Kernel and run this cell again.")
 
 
 def load_settings(path: Path = SETTINGS_FILE) -> dict:
@@ -107,7 +126,7 @@ def training_data(settings: dict, include_collected: bool = False) -> str:
     if not include_collected:
         return dataset_uri(settings, "TrainSamples.csv")
     s3 = session(settings).client("s3")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     prefix = f"training-input/{stamp}/"
     s3.copy_object(Bucket=settings["bucket"], Key=prefix + "TrainSamples.csv",
                    CopySource={"Bucket": settings["shared_bucket"],
@@ -155,38 +174,60 @@ def rmse_from(algorithm: str, metrics: dict[str, float], job_name: str) -> float
     return math.sqrt(value) if metric.endswith(":mse") else value
 
 
+def owned_tags(settings: dict) -> list[dict]:
+    """The tags everything you create must carry: your role may create nothing without them."""
+    return [{"Key": "Participant", "Value": settings["participant"]},
+            {"Key": "Event", "Value": settings["event"]}]
+
+
+def check_instance_type(settings: dict, instance_type: str, use: str) -> None:
+    """Refuse, before any call to SageMaker, a type this event does not allow for `use`."""
+    allowed = settings[f"{use}_instance_types"].split(",")
+    if instance_type not in allowed:
+        raise ValueError(f"instance_type {instance_type!r} is not allowed here for {use}; "
+                         f"use one of {allowed} (your role may use no other)")
+
+
 def train(algorithm: str, values: dict, settings: dict, include_collected: bool = False,
           instance_type: str = "ml.m5.xlarge", logs: bool = True) -> TrainingResult:
     """Train one built-in algorithm on your data and report its RMSE in ms."""
     from sagemaker.core.helper.session_helper import Session
-    from sagemaker.core.training.configs import (Compute, InputData, OutputDataConfig,
-                                                 StoppingCondition)
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, StoppingCondition
     from sagemaker.train import ModelTrainer
 
     hp = check_hyperparameters(algorithm, values)
-    allowed = settings["allowed_instance_types"].split(",")
-    if instance_type not in allowed:
-        raise ValueError(f"instance_type {instance_type!r} is not allowed here; use one of {allowed}")
+    check_instance_type(settings, instance_type, "training")
+    refuse_too_many_jobs(settings)
     image = image_uri(algorithm, settings["region"])
     evaluation_channel, _ = EVALUATION[algorithm]
     trainer = ModelTrainer(
         training_image=image,
         role=settings["role_arn"],
-        base_job_name=f"{settings['name_prefix']}-{JOB_CODES[algorithm]}",
+        # name_prefix is <event>-<you>--, the only names your role may create
+        base_job_name=f"{settings['name_prefix']}{JOB_CODES[algorithm]}",
         compute=Compute(instance_type=instance_type, instance_count=1, volume_size_in_gb=10),
         hyperparameters={**hp, **FIXED_HYPERPARAMETERS.get(algorithm, {})},
         output_data_config=OutputDataConfig(
             s3_output_path=f"s3://{settings['bucket']}/training-output/"),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_TIMEOUT_SECONDS),
+        # the SDK's Tag model is lower-case (key, value); boto3's is Key, Value
+        tags=[{"key": t["Key"], "value": t["Value"]} for t in owned_tags(settings)],
         sagemaker_session=Session(boto_session=session(settings),
                                   default_bucket=settings["bucket"]),
     )
-    trainer.train(input_data_config=[
-        InputData(channel_name="train", data_source=training_data(settings, include_collected),
-                  content_type="text/csv"),
-        InputData(channel_name=evaluation_channel,
-                  data_source=dataset_uri(settings, "TestSamples.csv"), content_type="text/csv"),
-    ], wait=True, logs=logs)
+    try:
+        trainer.train(input_data_config=[
+            InputData(channel_name="train", data_source=training_data(settings, include_collected),
+                      content_type="text/csv"),
+            InputData(channel_name=evaluation_channel,
+                      data_source=dataset_uri(settings, "TestSamples.csv"),
+                      content_type="text/csv"),
+        ], wait=True, logs=logs)
+    except Exception as error:
+        if _error_code(error) == "ResourceLimitExceeded":
+            allowed = settings["training_instance_types"].split(",")
+            raise RuntimeError(_capacity_message(instance_type, allowed)) from None
+        raise
     job = trainer._latest_training_job
     job.refresh()
     if job.training_job_status != "Completed":
@@ -200,6 +241,117 @@ def train(algorithm: str, values: dict, settings: dict, include_collected: bool 
     return result
 
 
+TRAINING_JOB_NAME = r"^{prefix}-({codes})-"  # the SDK: <base job name>-<timestamp>
+
+
+def _error_code(error: BaseException) -> str | None:
+    """The AWS error code of a ClientError, also when the SDK wrapped it."""
+    while error is not None:
+        code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+        if code:
+            return code
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _capacity_message(instance_type: str, allowed: list[str]) -> str:
+    others = [t for t in allowed if t != instance_type]
+    return (f"SageMaker has no more {instance_type} training capacity in this account right "
+            "now (ResourceLimitExceeded): everyone is training at once. Wait for one of your "
+            "running jobs to finish and run this cell again"
+            + (f", or set TRAINING_INSTANCE_TYPE to another allowed type: {', '.join(others)}"
+               if others else "")
+            + ". If it keeps happening, tell the organizer.")
+
+
+def running_jobs(settings: dict, sagemaker=None) -> list[str]:
+    """Your training jobs still in progress (by exact name shape: not a longer id's)."""
+    import re
+    sagemaker = sagemaker or session(settings).client("sagemaker")
+    mine = re.compile(TRAINING_JOB_NAME.format(prefix=re.escape(settings["name_prefix"]),
+                                               codes="|".join(JOB_CODES.values())))
+    found, token = [], None
+    while True:
+        page = sagemaker.list_training_jobs(
+            NameContains=settings["name_prefix"], StatusEquals="InProgress", MaxResults=100,
+            **({"NextToken": token} if token else {}))
+        found += [j["TrainingJobName"] for j in page["TrainingJobSummaries"]
+                  if mine.match(j["TrainingJobName"])]
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def refuse_too_many_jobs(settings: dict, sagemaker=None) -> None:
+    """At most `max_training_jobs` of your jobs at once: everyone shares the account's quota."""
+    limit = int(settings.get("max_training_jobs", 1))
+    try:
+        running = running_jobs(settings, sagemaker)
+    except Exception as error:
+        if _error_code(error) not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        # ListTrainingJobs has no resource-level permission; a role without it cannot count.
+        print("note: cannot count your running training jobs (your role may not list them); "
+              "SageMaker's own limits still apply")
+        return
+    if len(running) >= limit:
+        raise RuntimeError(
+            f"You already have {len(running)} training job(s) running ({', '.join(running)}); "
+            f"the limit here is {limit} at a time, so everyone gets a turn. Wait for one to "
+            "finish (or stop it: workshop.stop_job(name, settings)), then run this cell again.")
+
+
+def stop_job(name: str, settings: dict) -> None:
+    session(settings).client("sagemaker").stop_training_job(TrainingJobName=name)
+    print(f"stopping {name}")
+
+
+# --- Lab 3: your live inference URL, as the FC's edge calls it ---------------------------
+
+# How the edge scores an answer (handlers/edge_traffic.classify): what each outcome means.
+EDGE_OUTCOMES = {
+    "ok": "200 with a finite duration_ms: scored by its error",
+    "http_4xx": "400-499: the request was refused (bad features, throttled)",
+    "http_5xx": "500-599: your function or endpoint failed (503: endpoint not in service)",
+    "timeout": "no answer within the edge's timeout",
+    "unreachable": "the URL could not be reached at all",
+    "bad_answer": "200 without a finite duration_ms, or another status",
+}
+
+
+def call_live_inference(settings: dict, features: list[float], timeout: float = 5.0,
+                        opener=None) -> tuple[int, dict]:
+    """Call your own live inference URL the way the FC's edge does: (status, JSON body)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    query = urllib.parse.urlencode({"features": ",".join(repr(float(v)) for v in features)})
+    open_url = opener or urllib.request.urlopen
+    try:
+        with open_url(f"{settings['inference_url']}?{query}", timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        payload = {"unreadable": body[:200].decode("utf-8", "replace")}
+    return status, payload
+
+
+def edge_outcome(status: int, payload: dict) -> str:
+    """The outcome class the edge would score this answer as."""
+    if 400 <= status < 500:
+        return "http_4xx"
+    if status >= 500:
+        return "http_5xx"
+    try:
+        value = float(payload["duration_ms"])
+    except (KeyError, TypeError, ValueError):
+        return "bad_answer"
+    return "ok" if status == 200 and math.isfinite(value) else "bad_answer"
+
+
 def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
     """Serve this model from your existing endpoint (no new endpoint is created).
 
@@ -210,15 +362,11 @@ def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:
     endpoint = settings["endpoint_name"]
     current = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=current)["ProductionVariants"]
-    sagemaker.create_model(ModelName=result.job_name, ExecutionRoleArn=settings["role_arn"],
-                           PrimaryContainer={"Image": result.image,
-                                             "ModelDataUrl": result.model_data})
-    sized = {k: variant[k] for k in ("InstanceType", "InitialInstanceCount", "ServerlessConfig",
-                                     "InitialVariantWeight") if k in variant}
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=result.job_name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": result.job_name, **sized}])
-    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=result.job_name)
+    if "InstanceType" in variant:
+        check_instance_type(settings, variant["InstanceType"], "hosting")
+    # The same code the retraining loop promotes with (one copy: handlers/served_model.py).
+    promotion.promote(sagemaker, endpoint, result.job_name, result.image, result.model_data,
+                      settings["role_arn"], tags=owned_tags(settings))
     print(f"{endpoint} is switching to {result.algorithm} ({result.job_name})")
     if wait:
         sagemaker.get_waiter("endpoint_in_service").wait(

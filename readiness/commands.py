@@ -33,6 +33,8 @@ def cost(args: argparse.Namespace) -> int:
     from readiness import cost as costing
     from readiness.pricing import bundled_prices, price_list_prices
 
+    if args.hours is None:
+        args.hours = _window_hours(args) or DEFAULT_HOURS
     if args.hours <= 0:
         raise UsageError("--hours must be more than 0")
     assumptions = costing.Assumptions(
@@ -70,14 +72,30 @@ def cost(args: argparse.Namespace) -> int:
 
 
 def _cost_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hours", type=float, default=8.0,
-                        help="how long the stack runs, from `up` to `destroy` (default 8)")
+    parser.add_argument("--hours", type=float, default=None,
+                        help="how long the stack runs, from `up` to `destroy` (default: "
+                             f"eventEnd - eventStart when set, else {DEFAULT_HOURS:g})")
     parser.add_argument("--jobs-per-participant", type=float, default=6.0)
     parser.add_argument("--minutes-per-job", type=float, default=6.0)
     parser.add_argument("--leaderboard-viewers", type=int, default=5)
     parser.add_argument("--details", action="store_true", help="every priced line")
     parser.add_argument("--price-list", action="store_true",
                         help="prices from the AWS Price List API (needs credentials)")
+
+
+DEFAULT_HOURS = 8.0
+
+
+def _window_hours(args: argparse.Namespace) -> float | None:
+    """eventEnd - eventStart from the stack config, when the event has a window."""
+    from event.config import ConfigError, parse_config
+
+    raw = settings(args)
+    raw.pop("aws:region", None)
+    try:
+        return parse_config(raw).schedule.hours
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
 
 
 def aws_session():

@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from handlers import edge_traffic, scoring
+from handlers import edge_traffic, publish_samples, scoring
 from readiness import api_models
 from readiness.pricing import Prices
-from readiness.program import physical_name
+from readiness.program import function_settings, physical_name, scheduled
 from tools.mock_program import Declared, Program
 
 GB = 1024 ** 3
@@ -43,6 +42,9 @@ class Assumptions:
     leaderboard_viewers: int = 5
     leaderboard_ms: float = 150.0
     training_instance_type: str = ""  # empty: the first allowed training type
+    # The retraining loop's jobs, per participant whose loop is on by default (one per
+    # drift, plus the schedule's): a participant who turns theirs on adds as many.
+    retraining_jobs_per_participant: float = 2.0
 
 
 @dataclass
@@ -82,20 +84,6 @@ class Estimate:
         return self.per_hour * self.assumptions.hours
 
 
-def _variables(function: Declared) -> dict[str, str]:
-    return (function.inputs.get("environment") or {}).get("variables") or {}
-
-
-def _runs_per_hour(rule: Declared) -> float:
-    """rate(N minute|minutes|hour|hours) -> runs per hour; disabled rules do not run."""
-    if rule.inputs.get("state") == "DISABLED":
-        return 0.0
-    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)",
-                         rule.inputs.get("scheduleExpression", ""))
-    if not match:
-        return 0.0
-    every = int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
-    return 60 / every
 
 
 class _Declared:
@@ -106,38 +94,32 @@ class _Declared:
         self.functions = {f.state.get("arn"): f for f in
                           program.of_type("aws:lambda/function:Function")}
         self.by_name = {physical_name(f): f for f in self.functions.values()}
-        self.rules = {physical_name(r): r for r in
-                      program.of_type("aws:cloudwatch/eventRule:EventRule")}
 
     def scheduled(self) -> list[tuple[Declared, float, dict]]:
-        """(function, runs per hour, input) for every scheduled target."""
-        found = []
-        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
-            function = self.functions.get(target.inputs.get("arn"))
-            rule = self.rules.get(target.inputs.get("rule"))
-            if function and rule:
-                payload = json.loads(target.inputs["input"]) if target.inputs.get("input") else {}
-                found.append((function, _runs_per_hour(rule), payload))
-        return found
+        """(function, runs per hour, input) for every scheduled invocation."""
+        return [(self.functions[s.function_arn], s.runs_per_hour, s.payload)
+                for s in scheduled(self.program) if s.function_arn in self.functions]
 
     def edge_requests_per_participant(self) -> dict[str, float]:
         """participant -> requests per hour, from the edge's shard inputs and its rate."""
         found: dict[str, float] = defaultdict(float)
         for function, runs, payload in self.scheduled():
-            rate = _variables(function).get("REQUESTS_PER_SECOND")
-            period = _variables(function).get("PERIOD_SECONDS")
-            for target in payload.get("targets", []) if rate and period else []:
-                found[target["participant"]] += runs * int(rate) * int(period)
+            edge = function_settings(function)
+            if not isinstance(edge, edge_traffic.Settings):
+                continue
+            for target in payload.get("targets", []):
+                found[target["participant"]] += (
+                    runs * edge.requests_per_second * edge.period_seconds)
         return dict(found)
 
     def samples_per_hour(self) -> dict[str, float]:
         """topic ARN -> messages per hour, from the publisher that targets it."""
         found: dict[str, float] = defaultdict(float)
         for function, runs, _ in self.scheduled():
-            variables = _variables(function)
-            if "SAMPLE_TOPIC_ARN" in variables and "SAMPLES_PER_SECOND" in variables:
-                found[variables["SAMPLE_TOPIC_ARN"]] += (
-                    runs * int(variables["SAMPLES_PER_SECOND"]) * int(variables["PERIOD_SECONDS"]))
+            feed = function_settings(function)
+            if isinstance(feed, publish_samples.Settings):
+                found[feed.sample_topic_arn] += (
+                    runs * feed.samples_per_second * feed.period_seconds)
         return dict(found)
 
 
@@ -196,6 +178,22 @@ def _training_type(program: Program, preferred: str) -> str:
     return "ml.m5.large"
 
 
+def _retraining_lines(declared: _Declared, assumptions: Assumptions) -> list[Line]:
+    """Jobs the retraining loops start (components/retraining.py), on each loop's type."""
+    from handlers import retraining
+
+    loops = [s for s in map(function_settings, declared.functions.values())
+             if isinstance(s, retraining.Settings)]
+    on = Counter(s.training_instance_type for s in loops if s.retraining_default)
+    return [Line("SageMaker training",
+                 f"{count * assumptions.retraining_jobs_per_participant:,.0f} retraining jobs x "
+                 f"{assumptions.training_minutes_per_job:g} min on {instance_type}",
+                 count * assumptions.retraining_jobs_per_participant
+                 * assumptions.training_minutes_per_job / 60 / assumptions.hours,
+                 "instance-hours", f"sagemaker.training.{instance_type}")
+            for instance_type, count in on.items()]
+
+
 def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Estimate:
     declared = _Declared(program)
     notebooks = program.of_type("aws:sagemaker/notebookInstance:NotebookInstance")
@@ -246,6 +244,8 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
                       job_hours / assumptions.hours, "instance-hours",
                       f"sagemaker.training.{training_type}"))
 
+    lines += _retraining_lines(declared, assumptions)
+
     # Lab 3 and the event layer: the edge's requests through API Gateway to each Lambda.
     total_requests = sum(requests.values())
     lines.append(Line("API Gateway", f"{total_requests:,.0f} REST requests/h", total_requests,
@@ -263,9 +263,9 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
 
     # Scheduled functions: the edge (one run per shard) and the FC publisher.
     emf_bytes, metrics_per_participant = _metric_line_bytes_and_count(
-        next(iter(declared.rules), "event").split("-")[0])
+        next((physical_name(s.resource) for s in scheduled(program)), "event").split("-")[0])
     for function, runs, payload in declared.scheduled():
-        period = float(_variables(function).get("PERIOD_SECONDS", 1))
+        period = float(getattr(function_settings(function), "period_seconds", 1))
         name = physical_name(function)
         functions.add(name, function, runs, period)
         log_bytes[name] += runs * (PLATFORM_LOG_BYTES + HANDLER_LOG_BYTES["run"]
@@ -309,7 +309,7 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     urls = program.of_type("aws:lambda/functionUrl:FunctionUrl")
     for url in urls:
         function = declared.by_name.get(url.inputs.get("functionName"))
-        refresh = float(_variables(function).get("REFRESH_SECONDS", 60)) if function else 60
+        refresh = float(getattr(function_settings(function), "refresh_seconds", 60))
         views = assumptions.leaderboard_viewers * 3600 / refresh
         read_units = views * 2 * math.ceil(participants * item_kb / 4) * 0.5
         lines.append(Line("DynamoDB", f"{views:,.0f} leaderboard views/h", read_units,
@@ -326,9 +326,17 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     metric_count = metrics_per_participant * participants
     lines.append(Line("CloudWatch metrics", f"{metric_count:,} custom metrics (EMF)",
                       metric_count * per_month, "metric-months", "cloudwatch.metric_month"))
-    alarms = len(program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-    lines.append(Line("CloudWatch alarms", f"{alarms:,} alarms", alarms * per_month,
-                      "alarm-months", "cloudwatch.alarm_month"))
+    # A metric alarm is billed per metric it evaluates (metric math: each metric queried).
+    alarms = program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    alarm_metrics = sum(max(1, sum(1 for q in a.inputs.get("metricQueries") or [] if q.get("metric")))
+                        for a in alarms)
+    lines.append(Line("CloudWatch alarms", f"{len(alarms):,} alarms on {alarm_metrics:,} metrics",
+                      alarm_metrics * per_month, "alarm-metric-months", "cloudwatch.alarm_month"))
+    composites = len(program.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"))
+    if composites:
+        lines.append(Line("CloudWatch alarms", f"{composites:,} composite alarms",
+                          composites * per_month, "alarm-months",
+                          "cloudwatch.composite_alarm_month"))
     dashboards = len(program.of_type("aws:cloudwatch/dashboard:Dashboard"))
     lines.append(Line("CloudWatch dashboard", f"{dashboards} dashboard(s)",
                       dashboards * per_month, "dashboard-months", "cloudwatch.dashboard_month"))

@@ -16,8 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from event.names import ParticipantNames
+from handlers import edge_traffic
 from readiness import api_models
-from readiness.program import Placement, physical_name, placements
+from readiness.program import SCHEDULE, Placement, function_settings, physical_name, placements, scheduled
 from tools.mock_program import Declared, Program
 
 Finding = tuple[str, str, str]
@@ -37,6 +39,7 @@ DYNAMODB_ITEM_BYTES = 400 * 1024
 IAM_INLINE_POLICY_CHARS = 10_240  # all inline policies of one role, whitespace not counted
 S3_BUCKET_POLICY_BYTES = 20 * 1024
 EVENTBRIDGE_TARGETS_PER_RULE = 5
+EVENTBRIDGE_INPUT_CHARS = 8_192
 STAGES_PER_API = 10  # API Gateway REST, unless raised
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 STAGE_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -166,21 +169,30 @@ def lambda_threads(program: Program) -> Iterable[Finding]:
     """The edge runs one thread per in-flight request of every target in its shard
     (handlers.edge_traffic.Shard: cap = max(1, ceil(rate * timeout)) + 1 per target)."""
     functions = {f.state.get("arn"): f for f in _of(program, "aws:lambda/function:Function")}
-    for target in _of(program, "aws:cloudwatch/eventTarget:EventTarget"):
-        function = functions.get(target.inputs.get("arn"))
-        payload = _json(target.inputs.get("input"))
-        variables = ((function.inputs.get("environment") or {}).get("variables") or {}) \
-            if function else {}
-        if not (isinstance(payload, dict) and "targets" in payload
-                and "REQUESTS_PER_SECOND" in variables and "TIMEOUT_MS" in variables):
+    for run in scheduled(program):
+        function = functions.get(run.function_arn)
+        payload = run.payload
+        edge = function_settings(function)
+        if not ("targets" in payload and isinstance(edge, edge_traffic.Settings)):
             continue
-        rate, timeout = int(variables["REQUESTS_PER_SECOND"]), int(variables["TIMEOUT_MS"]) / 1000
+        rate, timeout = edge.requests_per_second, edge.timeout_ms / 1000
         threads = len(payload["targets"]) * (max(1, math.ceil(rate * timeout)) + 1)
         if threads > LAMBDA_THREADS:
-            yield target.name, "input", (
+            yield run.resource.name, run.input_property, (
                 f"{len(payload['targets'])} targets at {rate} req/s with a {timeout:g} s "
                 f"timeout need {threads:,} threads in one run of {physical_name(function)}, "
                 f"over Lambda's {LAMBDA_THREADS:,} per execution environment")
+
+
+def schedule_inputs(program: Program) -> Iterable[Finding]:
+    """Scheduler's model gives Target.Input no maximum; EventBridge's 8,192 characters per
+    target input is the documented bound, applied to schedules too."""
+    for schedule in _of(program, SCHEDULE):
+        text = str((schedule.inputs.get("target") or {}).get("input") or "")
+        if len(text) > EVENTBRIDGE_INPUT_CHARS:
+            yield schedule.name, "target.input", (
+                f"{len(text):,} characters, over the {EVENTBRIDGE_INPUT_CHARS:,} allowed in a "
+                "scheduled target's input")
 
 
 def api_stages(program: Program) -> Iterable[Finding]:
@@ -297,7 +309,8 @@ def instance_type_conditions(program: Program) -> Iterable[Finding]:
 
 def cross_participant_grants(program: Program) -> Iterable[Finding]:
     """A participant's wildcard resource must not match names another participant owns:
-    with ids `ada` and `ada-lovelace`, `.../aim368-ada-*` covers `aim368-ada-lovelace-...`."""
+    with ids `ada` and `ada-lovelace`, `.../aim368-ada-*` covers `aim368-ada-lovelace--...`
+    (the owned shape of event/names.py, which `.../aim368-ada--*` never covers)."""
     where = placements(program)
     owners = sorted({(p.event, p.participant) for p in where.values() if p.participant})
     for policy in _of(program, "aws:iam/rolePolicy:RolePolicy"):
@@ -312,7 +325,7 @@ def cross_participant_grants(program: Program) -> Iterable[Finding]:
                         and "*" in resource):
                     continue
                 for event, other in owners:
-                    sample = f"{event}-{other}-xgb-20260101000000"
+                    sample = f"{ParticipantNames(event, other).owned_prefix}xgb-20260101000000"
                     head = resource.rsplit("/", 1)[0] + "/"
                     if other != place.participant and \
                             fnmatch.fnmatchcase(head + sample, resource):
@@ -325,7 +338,7 @@ def cross_participant_grants(program: Program) -> Iterable[Finding]:
 
 RULES: tuple[Rule, ...] = (
     bucket_names, bucket_policy_size, lambda_functions, messaging_names, dynamodb,
-    role_inline_policies, event_rules, lambda_threads, api_stages, stage_throttles,
+    role_inline_policies, event_rules, lambda_threads, schedule_inputs, api_stages, stage_throttles,
     reserved_concurrency, firehose_streams, dashboard_widgets, notebook_platform,
     instance_type_conditions, cross_participant_grants,
 )

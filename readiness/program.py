@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from handlers.environment import SettingsError
 from tools.mock_program import Declared, Program, run_program
 from training.build import build_for_config
 
@@ -97,4 +100,69 @@ def placements(program: Program) -> dict[str, Placement]:
             event, region, account = by_provider[resource.provider_urn]
             found[resource.urn] = Placement(event, program.participant_of(resource), region,
                                             account)
+    return found
+
+
+def function_settings(function: Declared | None) -> Any:
+    """A declared function's environment read through its handler's own `Settings`, as
+    Lambda would read it; None for anything that is not one of the program's handlers."""
+    module_name = (function.inputs.get("handler") or "").rpartition(".")[0] if function else ""
+    if not module_name.startswith("handlers."):
+        return None
+    variables = (function.inputs.get("environment") or {}).get("variables") or {}
+    try:
+        return importlib.import_module(module_name).Settings.from_environment(variables)
+    except (SettingsError, AttributeError):
+        return None
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+RULE, RULE_TARGET = "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """One scheduled invocation of a function: a Scheduler schedule, or a rule's target."""
+
+    resource: Declared  # the schedule, or the rule's target
+    function_arn: str
+    runs_per_hour: float  # 0 when disabled
+    payload: dict
+    input_property: str  # where the payload is declared, for problem lines
+
+
+def runs_per_hour(expression: str, state: str | None) -> float:
+    """rate(N minute|minutes|hour|hours) -> runs per hour; disabled schedules do not run."""
+    if state == "DISABLED":
+        return 0.0
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression or "")
+    if not match:
+        return 0.0
+    every = int(match.group(1)) * (60 if match.group(2).startswith("hour") else 1)
+    return 60 / every
+
+
+def _payload(text: Any) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def scheduled(program: Program) -> list[Scheduled]:
+    """Every scheduled invocation the program declares, whichever service schedules it."""
+    found = []
+    for schedule in program.of_type(SCHEDULE):
+        target = schedule.inputs.get("target") or {}
+        found.append(Scheduled(schedule, target.get("arn", ""),
+                               runs_per_hour(schedule.inputs.get("scheduleExpression", ""),
+                                             schedule.inputs.get("state")),
+                               _payload(target.get("input")), "target.input"))
+    rules = {physical_name(r): r for r in program.of_type(RULE)}
+    for target in program.of_type(RULE_TARGET):
+        rule = rules.get(target.inputs.get("rule"))
+        if rule is not None:
+            found.append(Scheduled(target, target.inputs.get("arn", ""),
+                                   runs_per_hour(rule.inputs.get("scheduleExpression", ""),
+                                                 rule.inputs.get("state")),
+                                   _payload(target.inputs.get("input")), "input"))
     return found

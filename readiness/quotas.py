@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import edge_traffic
 from readiness import api_models
 from readiness.limits import LAMBDA_UNRESERVED_MINIMUM
-from readiness.program import physical_name, placements
+from readiness.program import function_settings, physical_name, placements
+from readiness.program import scheduled as scheduled_runs
 from tools.mock_program import Program
 
 
@@ -132,12 +134,15 @@ def _training_types(policies: list) -> list[str]:
 
 def _steady_concurrency(program: Program, request_ms: float) -> int:
     """Scheduled targets run about their whole period; requests overlap by their duration."""
-    scheduled = len(program.of_type("aws:cloudwatch/eventTarget:EventTarget"))
+    # Recurring function runs (paused ones run again when resumed); the end-of-event
+    # schedules call SageMaker, not Lambda.
+    scheduled = len([run for run in scheduled_runs(program)
+                     if run.function_arn.startswith("arn:aws:lambda:")])
     rates = []
     for function in program.of_type("aws:lambda/function:Function"):
-        variables = (function.inputs.get("environment") or {}).get("variables") or {}
-        if "REQUESTS_PER_SECOND" in variables:
-            rates.append(int(variables["REQUESTS_PER_SECOND"]))
+        edge = function_settings(function)
+        if isinstance(edge, edge_traffic.Settings):
+            rates.append(edge.requests_per_second)
     stages = len(program.of_type("aws:apigateway/stage:Stage"))
     per_second = stages * (max(rates) if rates else 0)
     return scheduled + math.ceil(per_second * request_ms / 1000)

@@ -9,7 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from rehearsal.run import DEFAULT_CONFIG, FAULTS, PROJECT_DIR, load_settings, rehearse
+from rehearsal.run import DEFAULT_CONFIG, PROJECT_DIR, load_settings, rehearse, with_crowd
+from rehearsal.validation import FAULTS, SettingsError
+from rehearsal.world import QuotaError
 
 
 def main(argv: list[str]) -> int:
@@ -19,12 +21,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, dest="traffic_runs", help="traffic runs")
     parser.add_argument("--run-seconds", type=int, help="seconds of traffic per run")
     parser.add_argument("--drift-from-run", type=int, help="first drifted run (0-based)")
+    parser.add_argument("--participants", type=int, metavar="N",
+                        help="rehearse with N participants: the configured ones, then made-up "
+                             "ones (rehearsal/crowd.py) up to N")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME=FAULT",
                         help=f"give a participant a fault: one of {', '.join(FAULTS)}")
     options = parser.parse_args(argv)
-    settings = load_settings(options.config, traffic_runs=options.traffic_runs,
-                             run_seconds=options.run_seconds,
-                             drift_from_run=options.drift_from_run)
+    try:
+        settings = load_settings(options.config, traffic_runs=options.traffic_runs,
+                                 run_seconds=options.run_seconds,
+                                 drift_from_run=options.drift_from_run)
+    except SettingsError as error:
+        print(f"{options.config}: {error}", file=sys.stderr)
+        return 2
+    if options.participants is not None:
+        if options.participants < 1:
+            parser.error("--participants must be at least 1")
+        settings.participants = with_crowd(settings.participants, options.participants)
     for spec in options.fault:
         name, _, fault = spec.partition("=")
         matches = [p for p in settings.participants if p.name.lower().startswith(name.lower())]
@@ -33,6 +46,9 @@ def main(argv: list[str]) -> int:
         matches[0].fault = fault
     try:
         return rehearse(settings, options.out)
+    except QuotaError as error:
+        print(f"rehearsal stopped: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: everything was shut down", file=sys.stderr)
         return 130

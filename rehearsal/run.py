@@ -7,34 +7,36 @@ is torn down on exit, Ctrl-C included (context managers all the way down).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import numpy as np
 import yaml
 
-from handlers import edge_traffic, fc_samples, publish_samples
-from rehearsal.endpoints import Deployed, LocalRuntime
-from rehearsal.world import World, participant_of, provision
 from event.roster import slugify
-from tools.local_api import LocalApi, Route
+from handlers import edge_traffic, fc_samples, publish_samples
+from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
+from rehearsal.endpoints import Deployed
+from rehearsal.portal import enter_through_links
+from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
+from rehearsal.validation import check
+from rehearsal.world import World, participant_of, provision, rehearsed_account
 from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
-from training.build import build_for_config
 from training import dataset, local
+from training.build import build_for_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
-FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint")
 SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
 
 
@@ -43,7 +45,8 @@ class Participant:
     name: str
     algorithm: str
     hyperparameters: dict
-    fault: Optional[str] = None
+    fault: str | None = None
+    retraining: str | None = None  # "auto": the retraining loop runs after the drift
 
 
 @dataclass
@@ -55,22 +58,36 @@ class Settings:
     traffic_runs: int = 3
     run_seconds: int = 20
     requests_per_second: int = 5
-    drift_from_run: Optional[int] = None  # runs from this one on see the drifted FC
+    drift_from_run: int | None = None  # runs from this one on see the drifted FC
     min_successes: int = 20
 
 
 def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
-    raw = yaml.safe_load(Path(path).read_text())
-    people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"))
-              for p in raw.pop("participants")]
-    for person in people:
-        if person.fault not in (None, *FAULTS):
-            raise ValueError(f"{person.name}: unknown fault {person.fault!r}; use one of {FAULTS}")
-    settings = Settings(people, **raw)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(settings, key, value)
-    return settings
+    """The settings in `path` with the non-None overrides; SettingsError lists every problem."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    if isinstance(raw, dict):
+        raw.update({key: value for key, value in overrides.items() if value is not None})
+    check(raw)
+    people = [Participant(p["name"], p["algorithm"], p["hyperparameters"], p.get("fault"),
+                          p.get("retraining")) for p in raw.pop("participants")]
+    return Settings(people, **raw)
+
+
+def with_crowd(people: list[Participant], count: int) -> list[Participant]:
+    """The first `count` of `people`, then made-up participants up to `count`."""
+    from rehearsal.crowd import crowd
+    made_up = [Participant(e["name"], e["algorithm"], e["hyperparameters"])
+               for e in crowd(max(0, count - len(people)), start=len(people))]
+    return people[:count] + made_up
+
+
+def check_settings(settings: Settings) -> None:
+    """The same checks on settings built or changed in code (faults given on the command line)."""
+    raw = dataclasses.asdict(settings)
+    raw["participants"] = [{k: v for k, v in p.items()
+                            if k not in ("fault", "retraining") or v is not None}
+                           for p in raw["participants"]]
+    check(raw)
 
 
 class Progress:
@@ -99,7 +116,10 @@ class Outcome:
     collected: dict[str, np.ndarray] = field(default_factory=dict)  # rows in each bucket
     offline_rmse: dict[str, float] = field(default_factory=dict)
     runs: list[dict[str, dict]] = field(default_factory=list)  # per run: participant -> aggregate
+    loads: list[RunLoad] = field(default_factory=list)  # per run: could the machine keep up?
     leaderboard: dict = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # participant -> trained (loop only)
+    retraining_lines: list[str] = field(default_factory=list)  # the summary's section
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -148,19 +168,17 @@ def ids(settings: Settings) -> list[str]:
     return [slugify(p.name) for p in settings.participants]
 
 
-def scheduled_event(rule: Any) -> dict:
-    """What EventBridge hands a target of a schedule rule."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": ACCOUNT,
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": "us-east-1", "resources": [rule.state["arn"]], "detail": {}}
+def scheduled_event(payload: dict | None) -> dict:
+    """What EventBridge Scheduler hands the target: its input, context attributes filled in."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.loads(json.dumps(payload or {}).replace("<aws.scheduler.scheduled-time>", now))
 
 
 def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outcome: Outcome):
-    rule, publisher = next((r, f) for r, f, _ in world.scheduled()
-                           if f.module == publish_samples.__name__)
+    payload, publisher = next((p, f) for _, f, p in world.scheduled()
+                              if f.module == publish_samples.__name__)
     compressed = replace(publisher.settings(), period_seconds=settings.feed_seconds)
-    summary = publisher.code().handle(scheduled_event(rule), compressed)
+    summary = publisher.code().handle(scheduled_event(payload), compressed)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
     for topic, functions in world.subscribers.items():
@@ -184,11 +202,11 @@ def _bucket_rows(bucket: str) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, len(fc_samples.COLUMNS))
 
 
-def train_and_deploy(world: World, settings: Settings, runtime: LocalRuntime,
+def train_and_deploy(world: World, settings: Settings, runtime: RuntimeProcess,
                      progress: Progress, outcome: Outcome) -> None:
     program = world.program
     sources = {o.inputs["key"]: o.inputs["source"].path for o in
-               program.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+               program.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if "source" in o.inputs}
     train_x, train_y = dataset.load(Path(sources["datasets/TrainSamples.csv"]))
     test = dataset.load(Path(sources["datasets/TestSamples.csv"]))
     for person, participant in zip(settings.participants, ids(settings)):
@@ -198,6 +216,8 @@ def train_and_deploy(world: World, settings: Settings, runtime: LocalRuntime,
         model = local.train(person.algorithm, person.hyperparameters, (features, labels), test,
                             seed=1)
         outcome.offline_rmse[participant] = model.test_rmse
+        if person.retraining:
+            outcome.models[participant] = model
         endpoint = participant_of(program, f"{participant}-lab2",
                                   "aws:sagemaker/endpoint:Endpoint").inputs["name"]
         note = f"{person.algorithm}, offline test RMSE {model.test_rmse:,.0f} ms"
@@ -228,41 +248,81 @@ def _difference(after: dict, before: dict) -> dict:
                 for k in a} for p, a in after.items()}
 
 
-def traffic(world: World, settings: Settings, api: LocalApi, progress: Progress,
-            outcome: Outcome) -> None:
+def endpoints_of(world: World, settings: Settings) -> dict[str, str]:
+    """participant -> the name of their SageMaker endpoint."""
+    return {p: participant_of(world.program, f"{p}-lab2",
+                              "aws:sagemaker/endpoint:Endpoint").inputs["name"]
+            for p in ids(settings)}
+
+
+def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
+            outcome: Outcome, runtime: RuntimeProcess, after_run=None) -> None:
+    """`after_run(run)` is called after each run (the retraining phase acts there)."""
     targets = [(f.settings(), payload) for _, f, payload in world.scheduled()
                if f.module == edge_traffic.__name__]
     table = boto3.resource("dynamodb").Table(targets[0][0].table_name)
     leaderboard = world.by_name("rehearsal-leaderboard")
+    endpoints = endpoints_of(world, settings)
+    progress.say(f"   serving from {len(api)} API front process{'es' if len(api) > 1 else ''} "
+                 "and 1 SageMaker runtime process")
+
+    # One client for every shard, as one edge environment keeps its connections.
+    client = edge_traffic.make_client(targets[0][0])
 
     def fetcher(url, timeout):  # execute-api URLs resolve to the local API front
         path = urlsplit(url)
-        return edge_traffic.fetch(f"{api.base_url}{path.path}?{path.query}", timeout)
+        return client.fetch(
+            f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}", timeout)
+
+    secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
+    this_minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
     for run in range(settings.traffic_runs):
         drifted = settings.drift_from_run is not None and run >= settings.drift_from_run
+        # Each compressed run stands for its own minute (its own samples and items), the
+        # last one this minute, as EventBridge's scheduled time would say.
+        scheduled = this_minute - timedelta(minutes=settings.traffic_runs - 1 - run)
         before = _aggregates(table)
+        for server in (api, runtime):  # measure this run only: drop what came before
+            server.take_queueing()
+        runtime.take_service()
+        api.take_handlers()
+        cpu_before = cpu_times()
         started = time.perf_counter()
         with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
             # Each compressed run stands for its own minute: its own period and samples.
-            list(shards.map(lambda t: edge_traffic.handle(t[1], replace(
-                t[0], period_seconds=settings.run_seconds, feed_seed=t[0].feed_seed + run,
-                drift_start=(datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-                if drifted else ""), fetcher=fetcher), targets))
+            drift_start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat() if drifted else ""
+            minute = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
+            summaries = list(shards.map(lambda t, minute=minute, drift_start=drift_start:
+                                        edge_traffic.handle({**t[1], "time": minute}, replace(
+                                            t[0], period_seconds=settings.run_seconds,
+                                            scoring_secret_arn=secret_arn, drift_start=drift_start),
+                                            fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
         requests = sum(a["requests"] for a in delta.values())
+        load = assess(run, settings.run_seconds, len(endpoints) * settings.requests_per_second
+                      * settings.run_seconds, float(targets[0][0].timeout_ms),
+                      [s.get("p99_lag_ms") for s in summaries], api.take_queueing(),
+                      runtime.take_queueing(), api.take_handlers(), runtime.take_service(),
+                      endpoints, delta, steal_share(cpu_before, cpu_times()))
+        outcome.loads.append(load)
         board = leaderboard.code().build(table, leaderboard.settings(),
-                                         datetime.now(timezone.utc))
+                                         datetime.now(UTC))
         ranking = "  ".join(f"{r['rank'] or '-'}. {r['participant']} "
                             f"{'-' if r['window_rmse'] is None else format(r['window_rmse'], ',.0f')}"
                             for r in board["rows"])
         progress.say(f"   run {run + 1}/{settings.traffic_runs}"
                      f"{' (drifted FC)' if drifted else ''}: {requests / seconds:,.1f} requests/s"
                      f" | {ranking}")
+        if load.saturated:
+            progress.say(f"   SATURATED: this machine did not keep up: {'; '.join(load.reasons)}")
+        if after_run is not None:
+            after_run(run)
+    client.close()
     outcome.leaderboard = leaderboard.code().build(table, leaderboard.settings(),
-                                                   datetime.now(timezone.utc))
+                                                   datetime.now(UTC))
 
 
 def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, world: World) -> int:
@@ -278,13 +338,19 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     lines.append(f"  samples lost in total: {sum(lost.values())}")
     total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
              for p in outcome.delivered}
+    failing_rate = leaderboard.settings().failing_error_rate
+    verdicts = attribute(outcome.runs, outcome.loads, failing_rate)
     lines += ["", "Traffic (Lab 3 and the event layer)",
-              "  participant              requests  ok     4xx  5xx  timeout  bad  live RMSE"]
+              ("  participant              requests  ok     4xx  5xx  timeout  bad  live RMSE"
+               "  verdict")]
     for p, a in total.items():
         live = scoring.rmse(a, scoring.SPLITS)
+        verdict = verdicts.get(p)
         lines.append(f"  {p:24s} {int(a['requests']):8d} {int(a['successes']):6d} "
                      f"{int(a['http_4xx']):4d} {int(a['http_5xx']):4d} {int(a['timeout']):8d} "
-                     f"{int(a['bad_answer']):4d}  {'-' if live is None else format(live, ',.0f')}")
+                     f"{int(a['bad_answer']):4d}  {'-' if live is None else format(live, ',.0f'):>9s}"
+                     f"  {_verdict_text(verdict)}")
+    lines += capacity_lines(outcome.loads)
     lines += ["", "Models (Lab 2): offline test RMSE vs live RMSE per run (ms)"]
     for person, p in zip(settings.participants, ids(settings)):
         per_run = [scoring.rmse(run.get(p, scoring.empty()), scoring.SPLITS) for run in outcome.runs]
@@ -297,8 +363,10 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
         lines.append(f"  the FC drifted ({drifted}) from run {settings.drift_from_run + 1}; "
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
+    lines += outcome.retraining_lines
     lines += ["", "Final leaderboard"]
-    lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} {r['status']}"
+    lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} "
+              + _board_status(r["status"], verdicts.get(r["participant"]))
               for r in outcome.leaderboard["rows"]]
     lines += ["", "Timing"] + [f"  {name:60s} {seconds:6.1f} s"
                                for name, seconds in progress.timings.items()]
@@ -306,6 +374,7 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                   f"{out / 'dashboard.png'}, {out / 'summary.txt'}"]
     text = "\n".join(lines)
     (out / "summary.txt").write_text(text + "\n")
+    write_capacity(out / "capacity.json", outcome, verdicts, progress.timings)
     progress.say(text)
     if sum(lost.values()):
         progress.say(f"FAILED: {sum(lost.values())} samples were lost")
@@ -313,10 +382,70 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     return 0
 
 
+def _verdict_text(verdict) -> str:
+    if verdict is None:
+        return "-"
+    if verdict.excused:
+        return f"{verdict.status} ({verdict.excused} errors were the machine's)"
+    return verdict.status
+
+
+def _board_status(status: str, verdict) -> str:
+    """The leaderboard's status, unless it blames a participant for a saturated machine."""
+    if status == "failing" and verdict is not None and verdict.status != "failing":
+        return (f"{verdict.status} (the leaderboard says failing, but the errors were "
+                "this machine's: it was saturated)")
+    return status
+
+
+def capacity_lines(loads: list[RunLoad]) -> list[str]:
+    """Did the machine keep up? Per run, the machinery's own delays (ms, p99)."""
+    lines = ["", "Capacity (the rehearsal's machinery, not the participants): per run",
+             ("  run  requests/s (target)  edge lag  front queue  runtime queue  handler extra"
+              "  answer extra  steal  load")]
+
+    def ms(value):
+        return "-" if value is None else f"{value:,.0f}"
+
+    for load in loads:
+        lines.append(f"  {load.run + 1:3d}  {load.achieved_per_second:8,.1f} "
+                     f"({load.target_per_second:6,.1f})  {ms(load.edge_lag_ms):>8s}  "
+                     f"{ms(load.front_queueing_ms):>11s}  {ms(load.runtime_queueing_ms):>13s}  "
+                     f"{ms(load.handler_overhead_ms):>13s}  {ms(load.edge_overhead_ms):>12s}  "
+                     f"{'-' if load.steal is None else format(load.steal, '.0%'):>5s}  "
+                     f"{'-' if load.load_average is None else format(load.load_average, '.1f')}")
+    saturated = [load for load in loads if load.saturated]
+    if saturated:
+        lines.append(f"  SATURATED in run{'s' if len(saturated) > 1 else ''} "
+                     f"{', '.join(str(load.run + 1) for load in saturated)} of {len(loads)}: "
+                     f"this machine ({os.cpu_count()} CPUs) could not keep up; timeouts there "
+                     "are not blamed on participants whose models answered in time.")
+        for load in saturated:
+            lines.append(f"    run {load.run + 1}: {'; '.join(load.reasons)}")
+        lines.append("  To judge everyone, rehearse with fewer participants, a lower "
+                     "requests_per_second, or on a machine with more free CPUs.")
+    else:
+        lines.append(f"  kept up: no delay of the machinery reached the saturation limit "
+                     f"({loads[0].limit_ms:,.0f} ms)" if loads else "  no traffic runs")
+    return lines
+
+
+def write_capacity(path: Path, outcome: Outcome, verdicts: dict, timings: dict) -> None:
+    """The figures of the capacity section and the verdicts, for benches and CI."""
+    path.write_text(json.dumps({
+        "runs": [{**{k: v for k, v in dataclasses.asdict(load).items() if k != "model_ms"},
+                  "achieved_per_second": load.achieved_per_second,
+                  "target_per_second": load.target_per_second, "saturated": load.saturated}
+                 for load in outcome.loads],
+        "verdicts": {p: dataclasses.asdict(v) for p, v in verdicts.items()},
+        "phase_seconds": timings}, indent=2))
+
+
 def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
+
     from handlers import scoring
     runs = range(1, len(outcome.runs) + 1)
     figure, (rmse_axis, error_axis) = pyplot.subplots(1, 2, figsize=(12, 4.5))
@@ -341,15 +470,49 @@ def draw_dashboard(outcome: Outcome, settings: Settings, path: Path) -> None:
     pyplot.close(figure)
 
 
+def retraining_phase(world: World, settings: Settings, outcome: Outcome,
+                     runtime: RuntimeProcess, progress: Progress):
+    """The callback that evaluates the RMSE alarms and runs the loop after each run
+    (rehearsal.retraining), or None when nobody has `retraining: auto`."""
+    if not any(p.retraining for p in settings.participants):
+        return None
+    from rehearsal.retraining import RetrainingPhase
+    phase = RetrainingPhase(world, ACCOUNT)
+    for person, participant in zip(settings.participants, ids(settings)):
+        looping = bool(person.retraining) and person.fault != "never-deploys"
+        phase.follow(participant, person.algorithm, looping, person.fault == "bad-retrain")
+        if looping:
+            phase.register_lab2(participant, outcome.models[participant], person.hyperparameters)
+    edge = next(f.settings() for f in world.functions.values()
+                if f.module == edge_traffic.__name__)
+    feed = next(f.settings() for f in world.functions.values()
+                if f.module == publish_samples.__name__)
+    floor = fc_samples.noise_floor(edge.drift_profile)
+
+    def after_run(run: int) -> None:
+        for line in phase.after_run(run, outcome.runs, runtime, edge.drift_profile,
+                                    feed.samples_per_second):
+            progress.say(line)
+        outcome.retraining_lines = phase.summary_lines(outcome.runs, settings.drift_from_run,
+                                                       floor, feed.samples_per_second)
+    return after_run
+
+
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
-             progress: Optional[Progress] = None) -> int:
-    """Run the whole event; the exit code is non-zero if any sample was lost."""
+             progress: Progress | None = None, machine_overhead_s: float = 0.0) -> int:
+    """Run the whole event; the exit code is non-zero if any sample was lost or any
+    participant could not get in through their join link.
+
+    `machine_overhead_s` delays every model call by that much, as a starved machine
+    would (to see a saturated rehearsal reported as such).
+    """
     from moto import mock_aws
+    check_settings(settings)  # before any phase: every problem at once, not one per run
     progress = progress or Progress()
     out.mkdir(parents=True, exist_ok=True)
     outcome = Outcome()
     keep = {k: os.environ.get(k) for k in ("MOTO_ACCOUNT_ID", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")}
-    handler_output = open(out / "lambda.log", "w")
+    handler_output = open(out / "lambda.log", "w")  # noqa: SIM115 (closed in the finally below)
     try:
         os.environ.update(MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION="us-east-1",
                           AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal")
@@ -357,7 +520,8 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             program = declare(settings, out, program_path)
             progress.say(f"   {len(program.resources)} resources for "
                          f"{len(settings.participants)} participants")
-        with mock_aws(), LocalRuntime(ACCOUNT) as runtime, \
+        with mock_aws(), rehearsed_account(), \
+                RuntimeProcess(ACCOUNT, machine_overhead_s) as runtime, \
                 contextlib.redirect_stdout(handler_output):
             os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime.url
             with progress.phase("provision: create what it declares, in moto"):
@@ -365,18 +529,23 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                 world = provision(program, tap.queue_arn)
                 progress.say(f"   {len(world.functions)} functions, {len(world.stages)} stages, "
                              f"{sum(map(len, world.subscribers.values()))} subscriptions")
-            routes = {stage: Route(lambda event, f=f: f.code().handle(event, f.settings()))
+            # Each stage: its participant (to time their handler), handler module, environment.
+            routes = {stage: (f.settings().participant, f.module, f.env)
                       for stage, f in world.stages.items()}
-            with LocalApi(routes) as api:
+            fronts = front_processes(len(routes) * settings.requests_per_second)
+            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):
                     train_and_deploy(world, settings, runtime, progress, outcome)
+                after_run = retraining_phase(world, settings, outcome, runtime, progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
-                    traffic(world, settings, api, progress, outcome)
+                    traffic(world, settings, api, progress, outcome, runtime, after_run)
+            with progress.phase("portal: handouts, then everyone in through their join link"):
+                entered = enter_through_links(world, out, progress.say, "rehearsal")
             with progress.phase("report"):
                 code = report(settings, outcome, progress, out, world)
-        return code
+        return code or (0 if entered.everyone_entered else 1)
     finally:
         handler_output.close()
         for key, value in keep.items():

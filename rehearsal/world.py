@@ -11,19 +11,69 @@ exists); a mistake is reported, not papered over.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import boto3
+from botocore.exceptions import ClientError
 
 from handlers import clients
 from handlers.environment import SettingsError, variable_name
 from tools.mock_program import Declared, Program
 
 FUNCTION = "aws:lambda/function:Function"
+
+# The account the rehearsal stands for is the one the organizer will really have: quotas
+# raised where the event needs more than AWS's default. Firehose's CreateDeliveryStream
+# reference states a default of 50 delivery streams per Region (moto enforces exactly
+# that, in DeliveryStream.MAX_STREAMS_PER_REGION, with no setting to change it), while
+# large Regions allow 5,000 on request (docs.aws.amazon.com/general/latest/gr/fh.html);
+# an event needs one stream per participant.
+REHEARSED_FIREHOSE_STREAMS = 5_000
+# What AWS calls the quota behind each refused call, for the one-line message.
+QUOTA_NAMES = {"CreateDeliveryStream": "Amazon Data Firehose: delivery streams per Region",
+               "CreateBucket": "Amazon S3: general purpose buckets per account",
+               "CreateTable": "Amazon DynamoDB: tables per Region",
+               "CreateTopic": "Amazon SNS: topics per account",
+               "CreateQueue": "Amazon SQS: queues per Region"}
+
+
+class QuotaError(RuntimeError):
+    """AWS (here, the emulator) refused to create something: a quota was reached."""
+
+
+@contextlib.contextmanager
+def rehearsed_account():
+    """moto with the raised quotas of an event's account, restored on exit.
+
+    Narrow on purpose: moto has no setting for this limit, so the class constant it
+    checks is raised for the rehearsal only, and put back whatever happens.
+    """
+    from moto.firehose.models import DeliveryStream
+    default = DeliveryStream.MAX_STREAMS_PER_REGION
+    DeliveryStream.MAX_STREAMS_PER_REGION = REHEARSED_FIREHOSE_STREAMS
+    try:
+        yield
+    finally:
+        DeliveryStream.MAX_STREAMS_PER_REGION = default
+
+
+def quota_refusal(error: ClientError) -> QuotaError | None:
+    """One line naming the quota for a LimitExceeded* refusal; None for any other error."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if not code.startswith("LimitExceeded"):
+        return None
+    operation = getattr(error, "operation_name", "") or "a call"
+    quota = QUOTA_NAMES.get(operation, f"the quota behind {operation}")
+    reason = (error.response.get("Error", {}).get("Message") or code).split(". ")[0]
+    return QuotaError(f"the account's quota is too low for this event: {quota} "
+                      f"({operation} refused: {reason[:160]}); request an increase in "
+                      "Service Quotas before the event")
 
 
 class WiringError(RuntimeError):
@@ -57,23 +107,33 @@ class World:
     subscribers: dict[str, list[Function]] = field(default_factory=dict)  # topic ARN -> functions
     stages: dict[str, Function] = field(default_factory=dict)  # stage name -> function
     problems: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # declared ARN -> ARN in moto
 
-    def by_name(self, name: str) -> Optional[Function]:
+    def scoring_secret_arn(self, declared: str) -> str:
+        """The moto ARN of the edge's scoring secret: the declared one, created at
+        provisioning, or (while the program declares none) one made here, so the edge
+        never runs without its secret."""
+        if declared in self.secrets:
+            return self.secrets[declared]
+        return boto3.client("secretsmanager").create_secret(
+            Name="rehearsal-scoring-secret", SecretString=secrets.token_hex(32))["ARN"]
+
+    def by_name(self, name: str) -> Function | None:
         return next((f for f in self.functions.values() if f.name == name), None)
 
-    def scheduled(self) -> list[tuple[Declared, Function, Optional[dict]]]:
-        """(rule, function, constant input) for every EventBridge target."""
-        rules = {r.state["name"]: r for r in self.program.of_type("aws:cloudwatch/eventRule:EventRule")}
+    def scheduled(self) -> list[tuple[Declared, Function, dict | None]]:
+        """(schedule, function, constant input) for every scheduled invocation."""
+        from readiness.program import scheduled
+
         found = []
-        for target in self.program.of_type("aws:cloudwatch/eventTarget:EventTarget"):
-            function = self.functions.get(target.inputs["arn"])
-            rule = rules.get(target.inputs["rule"])
-            if function is None or rule is None:
-                self.problems.append(f"schedule target {target.name} names no declared "
-                                     f"function or rule")
+        for run in scheduled(self.program):
+            if not run.function_arn.startswith("arn:aws:lambda:"):
+                continue  # the end-of-event schedules call SageMaker directly
+            function = self.functions.get(run.function_arn)
+            if function is None:
+                self.problems.append(f"schedule {run.resource.name} names no declared function")
                 continue
-            payload = target.inputs.get("input")
-            found.append((rule, function, json.loads(payload) if payload else None))
+            found.append((run.resource, function, run.payload or None))
         return found
 
 
@@ -129,6 +189,15 @@ def _tables(program: Program) -> None:
                                   for a in inputs["attributes"]])
     for item in program.of_type("aws:dynamodb/tableItem:TableItem"):
         dynamodb.put_item(TableName=item.inputs["tableName"], Item=json.loads(item.inputs["item"]))
+
+
+def _secrets(program: Program, world: World) -> None:
+    """Every declared secret, with a fresh random value: what deploy time generates."""
+    client = boto3.client("secretsmanager")
+    for secret in program.of_type("aws:secretsmanager/secret:Secret"):
+        created = client.create_secret(Name=secret.inputs.get("name") or secret.name,
+                                       SecretString=secrets.token_hex(32))
+        world.secrets[secret.state.get("arn", "")] = created["ARN"]
 
 
 def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str]) -> None:
@@ -212,9 +281,16 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     world = World(program)
     _functions(program, world)
     _cold_start({f.module for f in world.functions.values()})
-    _storage(program)
-    _tables(program)
-    _topics(program, world, tap_queue_arn)
+    try:
+        _storage(program)
+        _tables(program)
+        _secrets(program, world)
+        _topics(program, world, tap_queue_arn)
+    except ClientError as error:
+        refusal = quota_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from None
     _stages(program, world)
     _environments(program, world)
     world.scheduled()

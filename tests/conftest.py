@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -23,7 +24,7 @@ def program(tmp_path) -> RunProgram:
     The result lists every declared resource (`of_type`, `named`, `owned_by`, `outputs`).
     """
 
-    def run(roster: Optional[list[dict[str, Any]]] = None, **config: Any) -> Program:
+    def run(roster: list[dict[str, Any]] | None = None, **config: Any) -> Program:
         roster_file = tmp_path / "participants.yaml"
         roster_file.write_text(yaml.safe_dump({"participants": roster or DEFAULT_ROSTER},
                                                allow_unicode=True), encoding="utf-8")

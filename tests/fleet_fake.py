@@ -17,6 +17,7 @@ class FakeStacks:
         self.stacks: dict[str, dict] = {name: {} for name in existing}
         self.calls: list[tuple[str, str]] = []  # (operation, stack name), in call order
         self.configs: dict[str, dict[str, str]] = {}
+        self.secrets: dict[str, dict[str, str]] = {}  # set_secret_config, per stack
         self.failures: dict[tuple[str, str], list[BaseException]] = {}
         self.canned_outputs = dict(outputs or {})
         self.in_flight = 0
@@ -71,6 +72,14 @@ class FakeStacks:
 
     def states(self) -> Mapping[str, StackState]:
         return {name: StackState(name, "succeeded", 3) for name in self.stacks}
+
+    def get_config(self, name: str, key: str) -> str | None:
+        self._call("get_config", name)
+        return self.secrets.get(name, {}).get(key, self.configs.get(name, {}).get(key))
+
+    def set_secret_config(self, name: str, key: str, value: str) -> None:
+        self._call("set_secret_config", name)
+        self.secrets.setdefault(name, {})[key] = value
 
     def of(self, operation: str) -> list[str]:
         return [name for op, name in self.calls if op == operation]

@@ -36,6 +36,10 @@ REQUEST_VALIDATOR = "aws:apigateway/requestValidator:RequestValidator"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TABLE = "aws:dynamodb/table:Table"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
 # A small data set keeps each evaluation fast; tests about the data set set their own.
@@ -85,3 +89,14 @@ def set_environment(monkeypatch, settings: Environment) -> None:
     """Put a function's settings in os.environ, as its component declares them for Lambda."""
     for name, value in settings.to_environment().items():
         monkeypatch.setenv(name, value)
+
+
+def arn_matches(pattern: str, arn: str) -> bool:
+    """Whether an IAM resource pattern covers an ARN: `*` any run of characters, `?` one.
+
+    Matched over the whole ARN, so `*` may cross `:` and `/`: at least as wide as IAM's own
+    matching, which is what an isolation test needs (it may only over-report)."""
+    import re
+
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn, flags=re.DOTALL) is not None

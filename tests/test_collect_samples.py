@@ -39,7 +39,7 @@ def test_published_samples_arrive_in_the_bucket_as_csv_rows_with_none_lost(world
     events = world.sns_events()
     assert len(events) == 60  # SNS hands a Lambda one notification per invocation
     for event in events:
-        assert collect_samples.handler(event) == {"forwarded": 1, "rejected": 0, "attempts": 1}
+        assert collect_samples.handler(event) == {"forwarded": 1, "rejected": 0, "duplicates": 0, "attempts": 1}
 
     rows = world.rows_in_bucket()
     assert Counter(rows) == Counter(rows_of(expected))
@@ -74,7 +74,7 @@ def test_malformed_samples_are_logged_with_a_reason_and_not_forwarded(world, cap
         sns_record(fc_samples.encode(good[1]), world.topic_arn),
     ]}
     result = collect_samples.handler(event)
-    assert result == {"forwarded": 2, "rejected": 3, "attempts": 1}
+    assert result == {"forwarded": 2, "rejected": 3, "duplicates": 0, "attempts": 1}
     assert Counter(world.rows_in_bucket()) == Counter(rows_of(good))
     rejected = [line for line in log_lines(capsys) if line["event"] == "sample_rejected"]
     assert [(r["record"], r["reason"]) for r in rejected] == [
@@ -91,7 +91,7 @@ def test_an_invocation_of_only_malformed_samples_succeeds_without_calling_fireho
             raise AssertionError(f"Firehose called: {name}")
 
     result = collect_samples.handle(sns_event("garbage", world.topic_arn), SETTINGS, client=NoCalls())
-    assert result == {"forwarded": 0, "rejected": 1, "attempts": 0}
+    assert result == {"forwarded": 0, "rejected": 1, "duplicates": 0, "attempts": 0}
 
 
 class FlakyFirehose:

@@ -78,7 +78,10 @@ def test_the_config_is_grouped_in_frozen_sections():
     assert config.feed == FeedConfig(samples_per_second=7, enabled=False, seed=368)
     assert config.drift.start == "2026-12-01T15:00:00Z"
     assert config.alarms.email == "ops@example.com"
-    assert config.endpoint.instance_type_allow_list[0] == "ml.m5.large"
+    assert config.endpoint.training_types[0] == "ml.m5.large"
+    # ml.c5.large can host but not train (the SageMaker API's own enums)
+    assert "ml.c5.large" in config.endpoint.hosting_types
+    assert "ml.c5.large" not in config.endpoint.training_types
     with pytest.raises(AttributeError):
         config.feed.seed = 1  # type: ignore[misc]
     assert isinstance(config, EventConfig) and config.region == DEFAULT_REGION
@@ -132,3 +135,23 @@ def test_every_url_and_arn_of_the_preview_uses_the_configured_region(program):
     assert ".execute-api.eu-west-1.amazonaws.com/" in \
         declared.outputs["participants"]["ada-lovelace"]["inference_url"]
     assert declared.outputs["sample_topic_arn"].startswith("arn:aws:sns:eu-west-1:")
+
+
+# --- the retraining loop's section ----------------------------------------------------------
+
+def test_the_retraining_loop_is_off_by_default_and_its_settings_are_checked_together():
+    config = parse_config({})
+    assert config.retraining.default_on is False and config.retraining.schedule == ""
+    assert config.retraining.training_instance_type in config.endpoint.training_types
+    on = parse_config({"retrainingDefault": "true", "retrainingSchedule": "rate(2 hours)",
+                       "retrainingMarginPercent": "10", "retrainingWindowMinutes": "120"})
+    assert (on.retraining.default_on, on.retraining.schedule, on.retraining.margin_percent,
+            on.retraining.window_minutes) == (True, "rate(2 hours)", 10, 120)
+    assert parse_config({"retrainingSchedule": "cron(0 * * * ? *)"}).retraining.schedule
+    problems = problems_of({"retrainingSchedule": "every hour", "retrainingMarginPercent": "80",
+                            "retrainingWindowMinutes": "1",
+                            "retrainingTrainingInstanceType": "ml.p4d.24xlarge"})
+    assert [p.split("=")[0] for p in problems] == [
+        "retrainingMarginPercent", "retrainingWindowMinutes", "retrainingSchedule",
+        "retrainingTrainingInstanceType"]
+    assert "must be one of trainingInstanceTypes" in problems[-1]

@@ -1,13 +1,14 @@
 """The FC edge: paced traffic to stub participants on 127.0.0.1, exact aggregates,
 isolation from slow and dead participants, and the aggregated writes."""
 
+import itertools
 import json
 import math
 import socket
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -127,7 +128,7 @@ def test_a_stuck_participant_never_has_more_than_its_share_in_flight():
 
 
 def test_slow_and_dead_participants_do_not_slow_the_others(stubs):
-    _, alone, alone_seconds, _, _ = run_shard(stubs, ["healthy"])
+    _, _alone, _alone_seconds, _, _ = run_shard(stubs, ["healthy"])
     solo = list(Stubs.arrivals["healthy"])
     Stubs.arrivals.clear()
     _, mixed, mixed_seconds, _, _ = run_shard(
@@ -136,7 +137,7 @@ def test_slow_and_dead_participants_do_not_slow_the_others(stubs):
     assert len(together) == len(solo) == RATE * PERIOD
     assert mixed["healthy"]["successes"] == RATE * PERIOD
     # the same spread over the period: every request arrived within the run, evenly
-    gaps = [b - a for a, b in zip(together, together[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(together)]
     assert max(gaps) < 1 / RATE + 0.15
     assert together[-1] - together[0] == pytest.approx(PERIOD - 1 / RATE, abs=0.3)
     assert mixed_seconds < PERIOD + TIMEOUT_S + 0.5
@@ -168,7 +169,8 @@ def test_the_private_share_is_deterministic_and_close_to_configured():
 @pytest.mark.parametrize("status, body, outcome", [
     (200, b'{"duration_ms": 6100.5}', "ok"), (200, b'{"duration_ms": "NaN"}', "bad_answer"),
     (200, b'{"other": 1}', "bad_answer"), (200, b"6100", "bad_answer"),
-    (404, b"", "http_4xx"), (429, b"", "http_4xx"), (502, b"", "http_5xx"),
+    (404, b"", "no_api"), (429, b"", "throttled"), (502, b"", "model_error"),
+    (418, b"", "http_4xx"), (500, b"", "http_5xx"),
     (302, b"", "bad_answer"),
 ])
 def test_answers_are_classified(status, body, outcome):
@@ -192,32 +194,59 @@ class Counting:
         return self.table.update_item(**kwargs)
 
 
-def test_each_flush_is_one_atomic_add_per_participant(table):
+def test_each_flush_is_one_write_per_participant_of_the_runs_aggregate(table):
     a = scoring.empty()
     scoring.record(a, 30.0, "ok", 120.0)
     scoring.record(a, 2000.0, "timeout")
     b = scoring.empty()
     scoring.record(b, 10.0, "http_5xx")
     counting = Counting(table)
-    assert edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1) == 2
-    edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1)
-    assert counting.calls == 4
+    results = edge_traffic.flush(counting, "2026-11-26T10:00", {"ann": a, "bob": b}, 1, "run-1")
+    assert results == {"ann": "written", "bob": "written"} and counting.calls == 2
     item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
-    assert (item["requests"], item["successes"], item["timeout"]) == (4, 2, 2)
-    assert float(item["public_sse"]) == pytest.approx(2 * 120.0 ** 2)
+    assert (item["requests"], item["successes"], item["timeout"]) == (2, 1, 1)
+    assert float(item["public_sse"]) == pytest.approx(120.0 ** 2)
     assert float(item["latency_max_ms"]) == 2000.0
+
+
+def test_flushing_the_same_run_again_changes_nothing(table):
+    a = scoring.empty()
+    scoring.record(a, 30.0, "ok", 120.0)
+    scoring.record(a, 2000.0, "timeout")
+    for _ in range(2):
+        assert edge_traffic.flush(table, "2026-11-26T10:00", {"ann": a}, 1, "run-1") == \
+            {"ann": "written"}
+    item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
+    assert (item["requests"], item["successes"], item["timeout"]) == (2, 1, 1)
+    assert float(item["public_sse"]) == pytest.approx(120.0 ** 2)
+
+
+def test_a_second_run_for_the_same_minute_neither_double_counts_nor_lowers_the_maximum(table):
+    first = scoring.empty()
+    scoring.record(first, 2000.0, "timeout")
+    second = scoring.empty()
+    scoring.record(second, 10.0, "ok", 5.0)
+    edge_traffic.flush(table, "2026-11-26T10:00", {"ann": first}, 1, "run-1")
+    assert edge_traffic.flush(table, "2026-11-26T10:00", {"ann": second}, 1, "run-2") == \
+        {"ann": "duplicate"}
+    item = table.get_item(Key={"minute": "2026-11-26T10:00", "participant": "ann"})["Item"]
+    assert (item["requests"], item["timeout"], item["successes"]) == (1, 1, 0)
+    assert float(item["latency_max_ms"]) == 2000.0
+
+
+SECRET = b"0123456789abcdef0123456789abcdef"
 
 
 def test_the_handler_scores_a_shard_and_emits_metrics(table, capsys):
     settings = edge_traffic.Settings(table_name="scores", event="aim368", requests_per_second=4,
-                                     period_seconds=1, timeout_ms=500, private_share=0.25,
-                                     feed_seed=368)
+                                     period_seconds=1, timeout_ms=500, private_share=0.25)
     answers = {"https://a/ada/liveinference": (200, b'{"duration_ms": 6000}'),
                "https://a/bo/liveinference": (503, b"{}")}
     summary = edge_traffic.handle(
         {"shard": 0, "targets": [{"participant": "ada", "url": "https://a/ada/liveinference"},
                                  {"participant": "bo", "url": "https://a/bo/liveinference"}]},
-        settings, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]])
+        settings, table=table, fetcher=lambda url, timeout: answers[url.split("?")[0]],
+        secret=SECRET)
     assert (summary["participants"], summary["requests"], summary["writes"]) == (2, 8, 2)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     emf = {line["Participant"]: line for line in lines if "_aws" in line}
@@ -233,8 +262,8 @@ def test_the_handler_scores_a_shard_and_emits_metrics(table, capsys):
 
 def test_drift_switches_the_generator_at_its_start():
     start = "2026-11-26T11:00:00Z"
-    before = datetime(2026, 11, 26, 10, 59, tzinfo=timezone.utc)
-    after = datetime(2026, 11, 26, 11, 0, tzinfo=timezone.utc)
+    before = datetime(2026, 11, 26, 10, 59, tzinfo=UTC)
+    after = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
     assert fc_samples.profile_at(before, start, fc_samples.PEAK_SEASON) == fc_samples.NORMAL
     assert fc_samples.profile_at(after, start, fc_samples.PEAK_SEASON) == fc_samples.PEAK_SEASON
     assert fc_samples.profile_at(after, "", fc_samples.PEAK_SEASON) == fc_samples.NORMAL

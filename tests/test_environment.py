@@ -16,13 +16,15 @@ from handlers import (
     edge_traffic,
     leaderboard,
     live_inference,
+    portal,
     publish_samples,
+    retraining,
 )
 from handlers.environment import Environment, SettingsError
 from tests.kit import PROJECT_DIR, project_files
 
 HANDLER_SETTINGS = [m.Settings for m in (collect_samples, edge_traffic, leaderboard,
-                                         live_inference, publish_samples)]
+                                         live_inference, portal, publish_samples, retraining)]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Example(Environment):
     period_seconds: int
     share: float
     reveal: bool = False
-    participant: Optional[str] = None
+    participant: str | None = None
 
 
 def test_each_field_is_written_under_its_upper_snake_name_as_text():
@@ -90,13 +92,13 @@ def test_each_handlers_settings_is_a_frozen_contract_that_reads_what_it_writes(s
 
 
 def _plain_name(hint) -> str:
-    return next(t.__name__ for t in (str, int, float, bool) if hint in (t, Optional[t]))
+    return next(t.__name__ for t in (str, int, float, bool) if hint in (t, Optional[t]))  # noqa: UP045 (hints may be spelled either way)
 
 
 def test_each_variable_name_is_written_once_in_the_repository():
     """Only the field declares it: no quoted "PERIOD_SECONDS" anywhere in the code."""
     names = {name for s in HANDLER_SETTINGS for name in s.variables().values()}
-    quoted = re.compile(r"""["'](%s)["']""" % "|".join(sorted(names)))
+    quoted = re.compile(r"""["']({})["']""".format("|".join(sorted(names))))
     found = [f"{path.relative_to(PROJECT_DIR)}: {match.group(0)}"
              for path in project_files(".py")
              if path != Path(__file__)  # the naming rule's own examples above

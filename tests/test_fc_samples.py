@@ -79,7 +79,7 @@ def test_features_have_plausible_ranges():
     assert set(column["fc_avg"]) == set(fc_samples.FULFILLMENT_CENTERS)
     assert set(column["bin_location"]) == set(fc_samples.BIN_LOCATIONS)
     assert set(column["item_quantity"]) == set(range(1, 10))
-    assert 0 <= min(column["bin_fullness"]) and max(column["bin_fullness"]) <= 100
+    assert min(column["bin_fullness"]) >= 0 and max(column["bin_fullness"]) <= 100
     assert min(column["duration"]) > 1000
 
 

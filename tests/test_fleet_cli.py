@@ -46,7 +46,8 @@ def test_up_runs_the_fleet_writes_the_slots_back_and_summarizes(tmp_path, monkey
     slots = {"ada-lovelace": {"api": 0, "position": 1}, "bob-builder": {"api": 0, "position": 0}}
     fake = FakeStacks(outputs={"aim368": {"slots": slots}})
     out, err, o, e = consoles()
-    code = cli.main(["up", "--roster", str(path), "--parallel", "2"], stacks=fake, out=o, err=e)
+    code = cli.main(["up", "--roster", str(path), "--parallel", "2", "--skip-preflight"],
+                    stacks=fake, out=o, err=e)
     assert code == 0, err.getvalue()
     assert fake.of("up")[0] == "aim368"
     assert yaml.safe_load((tmp_path / "participants.slots.yaml").read_text()) == \
@@ -62,7 +63,7 @@ def test_a_failed_stack_makes_the_exit_status_non_zero(tmp_path, monkeypatch):
     fake.fail("up", participant_stack_name("aim368", "bob-builder"),
               RuntimeError("error: AccessDenied"))
     out, _err, o, e = consoles()
-    code = cli.main(["up", "--roster", str(path)], stacks=fake, out=o, err=e)
+    code = cli.main(["up", "--roster", str(path), "--skip-preflight"], stacks=fake, out=o, err=e)
     assert code == 1
     assert "1 stack(s) failed" in out.getvalue() and "AccessDenied" in out.getvalue()
 

@@ -31,6 +31,9 @@ RESULTS = {
     "export_stack": auto.Deployment(3, {"resources": [{"urn": "a", "protect": True},
                                                       {"urn": "b"}]}),
     "import_stack": None,
+    "set_config": None,
+    "get_all_config": {"aws:region": auto.ConfigValue("us-east-1"),
+                       "ml-workshop:joinCodes": auto.ConfigValue('{"ada": "c"}', secret=True)},
 }
 
 
@@ -132,6 +135,16 @@ def test_local_preview_destroy_outputs_states_and_listing():
     states = stacks.states()
     assert states["aim368"].result == "succeeded"
     assert states["aim368.ada"].result == "in-progress"
+
+
+def test_join_codes_are_read_from_the_stack_config_and_written_as_a_secret():
+    stacks = LocalStacks(Path("/project"), org="acme")
+    assert stacks.get_config("aim368", "joinCodes") == '{"ada": "c"}'
+    assert stacks.get_config("aim368", "region") is None  # another namespace's key
+    stacks.set_secret_config("aim368", "joinCodes", '{"ada": "d"}')
+    assert [c for c in CALLS if c[0] == "ConfigValue"][-1][1] == {"value": '{"ada": "d"}',
+                                                                  "secret": True}
+    assert "Stack.set_config" in names()
 
 
 def test_remote_operations_use_a_git_source_and_set_config_before_running():

@@ -21,7 +21,7 @@ def test_every_function_runs_a_module_of_the_handlers_package_zipped_whole(progr
         assert sorted(function.inputs["code"].assets) == package  # no __pycache__, no tests
         assert re.fullmatch(r"handlers\.[a-z_]+\.handler", function.inputs["handler"])
         module = function.inputs["handler"].rsplit(".", 1)[0]
-        assert callable(getattr(sys.modules[module], "handler"))
+        assert callable(sys.modules[module].handler)
 
 
 def test_shared_modules_are_loaded_under_their_package_name_only(program):

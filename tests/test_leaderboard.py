@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from moto import mock_aws
@@ -10,7 +10,7 @@ from moto import mock_aws
 from handlers import edge_traffic, leaderboard, scoring
 from tests.kit import create_scores_table
 
-NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=UTC)
 SETTINGS = leaderboard.Settings(table_name="scores", event="aim368", window_minutes=5,
                                 history_minutes=60, min_successes=20, failing_error_rate=0.2,
                                 refresh_seconds=10, reveal_private=False)
@@ -28,7 +28,7 @@ def scored(n, error, split="public", failures=0, latency=40.0):
 
 @pytest.fixture
 def table(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws():
         table = create_scores_table()
         for participant, name in NAMES.items():

@@ -67,13 +67,13 @@ def aws(moto_url, monkeypatch, tmp_path_factory):
                   Body=collected[: collected.index("\n", len(collected) // 2) + 1].encode())
     s3.put_object(Bucket=BUCKET, Key="samples/year=2026/month=11/day=26/hour=11/a-2",
                   Body=collected[collected.index("\n", len(collected) // 2) + 1:].encode())
-    sagemaker.create_model(ModelName=f"{PREFIX}-model-1a2b3c4", ExecutionRoleArn=ROLE,
+    sagemaker.create_model(ModelName=f"{PREFIX}--model-1a2b3c4", ExecutionRoleArn=ROLE,
                            PrimaryContainer={"Image": XGBOOST_IMAGE,
                                              "ModelDataUrl": f"s3://{SHARED}/models/baseline/model.tar.gz"})
-    sagemaker.create_endpoint_config(EndpointConfigName=f"{PREFIX}-config-1a2b3c4", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": f"{PREFIX}-model-1a2b3c4",
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{PREFIX}--config-1a2b3c4", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"{PREFIX}--model-1a2b3c4",
         "InitialInstanceCount": 1, "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}])
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{PREFIX}-config-1a2b3c4")
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{PREFIX}--config-1a2b3c4")
     return s3, sagemaker
 
 
@@ -85,8 +85,9 @@ def workdir(tmp_path):
     (tmp_path / "settings.json").write_text(json.dumps({
         "participant": "ada-lovelace", "region": "us-east-1", "bucket": BUCKET,
         "samples_prefix": "samples/", "shared_bucket": SHARED, "dataset_prefix": "datasets/",
-        "role_arn": ROLE, "endpoint_name": ENDPOINT, "name_prefix": PREFIX,
-        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large"}))
+        "role_arn": ROLE, "endpoint_name": ENDPOINT, "name_prefix": f"{PREFIX}--",
+        "event": "aim368", "training_instance_types": "ml.m5.large,ml.m5.xlarge",
+        "hosting_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large"}))
     return tmp_path
 
 
@@ -107,6 +108,14 @@ def execute(workdir, name, parameters=None, promote=False):
 def printed(notebook) -> str:
     return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                    for output in cell.get("outputs", []))
+
+
+OWNED_TAGS = {"Participant": "ada-lovelace", "Event": "aim368"}
+
+
+def owned_tags(sagemaker, arn):
+    """The tags the participant's role requires on every create (components/model_training)."""
+    return {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
 
 
 def jobs(sagemaker):
@@ -136,7 +145,8 @@ def test_a_training_notebook_trains_on_the_participants_data_and_reports_rmse(
     _, sagemaker = aws
     text = printed(execute(workdir, name, FILLED[name]))
     [job] = jobs(sagemaker)
-    assert job["TrainingJobName"].startswith(f"{PREFIX}-{code}-")
+    assert job["TrainingJobName"].startswith(f"{PREFIX}--{code}-")  # the role's owned shape
+    assert owned_tags(sagemaker, job["TrainingJobArn"]) == OWNED_TAGS
     assert job["RoleArn"] == ROLE
     assert job["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
@@ -166,6 +176,9 @@ def test_xgboost_trains_and_promotes_into_the_existing_endpoint(aws, workdir):
     assert config == job["TrainingJobName"]
     [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
     assert (variant["InstanceType"], variant["ModelName"]) == ("ml.c5.large", config)
+    assert owned_tags(sagemaker, sagemaker.describe_endpoint_config(
+        EndpointConfigName=config)["EndpointConfigArn"]) == OWNED_TAGS
+    assert owned_tags(sagemaker, sagemaker.describe_model(ModelName=config)["ModelArn"]) == OWNED_TAGS
     model = sagemaker.describe_model(ModelName=config)["PrimaryContainer"]
     assert model["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     assert model["Image"] == XGBOOST_IMAGE
@@ -207,6 +220,6 @@ def test_a_disallowed_instance_type_is_refused_before_any_job(aws, workdir):
                            "INCLUDE_MY_COLLECTED_SAMPLES = False\n"
                            'TRAINING_INSTANCE_TYPE = "ml.p4d.24xlarge"')
     nbformat.write(notebook, workdir / "XGBoost.ipynb")
-    with pytest.raises(CellExecutionError, match="'ml.p4d.24xlarge' is not allowed here"):
+    with pytest.raises(CellExecutionError, match="'ml.p4d.24xlarge' is not allowed here for training"):
         execute(workdir, "XGBoost")
     assert jobs(sagemaker) == []

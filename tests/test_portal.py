@@ -7,6 +7,7 @@ a stand-in on 127.0.0.1 (tools/local_signin.py).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -27,11 +28,13 @@ from tests.kit import create_scores_table
 from tools.local_signin import LocalSignin
 
 NOW = datetime(2026, 11, 26, 10, 30, 20, tzinfo=UTC)
-ENV = {"EVENT": "aim368", "DIRECTORY_BUCKET": "aim368-private",
-       "DIRECTORY_KEY": "portal/directory.json", "TABLE_NAME": "scores",
-       "NOTEBOOK_SESSION_SECONDS": "7200", "CONSOLE_SESSION_SECONDS": "5400",
-       "WRONG_CODES_PER_MINUTE_PER_IP": "10", "WRONG_CODES_PER_MINUTE": "40",
-       "ACTIONS_PER_MINUTE": "30", "MIN_SUCCESSES": "20"}
+SETTINGS = portal.Settings(event="aim368", directory_bucket="aim368-private",
+                           directory_key="portal/directory.json", table_name="scores",
+                           notebook_session_seconds=7200, console_session_seconds=5400,
+                           wrong_codes_per_minute_per_ip=10, wrong_codes_per_minute=40,
+                           actions_per_minute=30, min_successes=20)
+ENV = SETTINGS.to_environment()  # as the component declares it for Lambda
+VARIABLE = portal.Settings.variables()  # field -> environment variable
 HOSTILE = "</script><script>alert(1)</script> \"Zoë\" O'Brien & <b>co</b>"
 DOCUMENTED = {200, 202, 303, 400, 404, 405, 413, 414, 429, 500, 502, 503}
 
@@ -85,11 +88,11 @@ def event(method, path, ip="203.0.113.7", query="", body=None, host="portal.exam
 class World:
     """A moto account with the portal's directory, two sample buckets and scores."""
 
-    def __init__(self, signin_endpoint="https://signin.aws.amazon.com/federation", **env):
+    def __init__(self, signin_endpoint="https://signin.aws.amazon.com/federation", **changes):
         self.clock = Clock()
         self.s3 = boto3.client("s3")
-        self.s3.create_bucket(Bucket=ENV["DIRECTORY_BUCKET"])
-        self.s3.put_object(Bucket=ENV["DIRECTORY_BUCKET"], Key=ENV["DIRECTORY_KEY"],
+        self.s3.create_bucket(Bucket=SETTINGS.directory_bucket)
+        self.s3.put_object(Bucket=SETTINGS.directory_bucket, Key=SETTINGS.directory_key,
                            Body=directory())
         for pid in ("ada", "ada-lovelace"):
             bucket = RECORDS[pid]["bucket"]
@@ -107,8 +110,8 @@ class World:
         self.sagemaker = boto3.client("sagemaker")
         self.sm_stub = Stubber(self.sagemaker)
         self.sts = boto3.client("sts")
-        self.settings = portal.PortalSettings.from_environment(
-            {**ENV, "FEDERATION_ENDPOINT": signin_endpoint, **env})
+        self.settings = portal.Settings.read(dataclasses.replace(
+            SETTINGS, federation_endpoint=signin_endpoint, **changes).to_environment())
         self.portal = portal.Portal(
             self.settings, portal.Clients(s3=self.s3, sagemaker=self.sagemaker, sts=self.sts,
                                           table=self.table),
@@ -123,7 +126,7 @@ class World:
 
 @pytest.fixture
 def world(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws():
         yield World()
 
@@ -164,7 +167,7 @@ def test_a_rotated_code_stops_working_once_the_directory_is_reread(world):
     old = CODES["ada"]
     new = secrets.token_urlsafe(16)
     assert world.get(f"/p/{old}")["statusCode"] == 200
-    world.s3.put_object(Bucket=ENV["DIRECTORY_BUCKET"], Key=ENV["DIRECTORY_KEY"],
+    world.s3.put_object(Bucket=SETTINGS.directory_bucket, Key=SETTINGS.directory_key,
                         Body=directory({**CODES, "ada": new}))
     world.clock.t += world.settings.directory_ttl_seconds
     assert world.get(f"/p/{old}")["statusCode"] == 404
@@ -212,7 +215,7 @@ def test_wrong_methods_and_unknown_routes_say_what_to_do(world):
 
 
 def test_a_broken_directory_is_a_503_for_visitors_and_a_reason_in_the_log(world, capsys):
-    world.s3.put_object(Bucket=ENV["DIRECTORY_BUCKET"], Key=ENV["DIRECTORY_KEY"],
+    world.s3.put_object(Bucket=SETTINGS.directory_bucket, Key=SETTINGS.directory_key,
                         Body=json.dumps({"participants": {"nothex": {"id": "a"}}}))
     response = world.get(f"/p/{CODES['ada']}")
     assert response["statusCode"] == 503 and "organizer" in body_of(response)["message"]
@@ -269,7 +272,7 @@ def test_aws_refusing_the_notebook_is_a_502_with_a_message(world):
 # --- the console ---------------------------------------------------------------------------
 
 def test_the_console_link_is_a_federated_sign_in_into_the_participants_role(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws(), LocalSignin() as signin:
         world = World(signin_endpoint=signin.endpoint)
         credentials = {"AccessKeyId": "ASIAEXAMPLEKEY0000", "SecretAccessKey": "s3cr3t-key",
@@ -324,7 +327,8 @@ def test_the_status_reports_samples_endpoint_score_and_errors_of_this_participan
         "EndpointConfigName": "aim368-ada-config-1", "EndpointStatus": "InService",
         "CreationTime": NOW, "LastModifiedTime": NOW}, {"EndpointName": "aim368-ada-endpoint"})
     stub.add_response("describe_endpoint_config", {
-        "EndpointConfigName": "aim368-ada-config-1", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/y",
+        "EndpointConfigName": "aim368-ada-config-1",
+        "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/y",
         "CreationTime": NOW, "ProductionVariants": [
             {"VariantName": "main", "ModelName": "aim368-ada-xgb-20261126"}]},
         {"EndpointConfigName": "aim368-ada-config-1"})
@@ -404,7 +408,7 @@ def test_the_limiter_remembers_a_bounded_number_of_addresses():
 # --- logs ----------------------------------------------------------------------------------
 
 def test_no_code_presigned_url_or_credential_reaches_the_log(aws_env, capsys):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     with mock_aws(), LocalSignin() as signin:
         world = World(signin_endpoint=signin.endpoint)
         url = "https://aim368-ada-notebook.notebook.us-east-1.sagemaker.aws?authToken=PRESIGNED"
@@ -439,23 +443,32 @@ def test_no_code_presigned_url_or_credential_reaches_the_log(aws_env, capsys):
 
 def test_settings_report_every_problem_at_once():
     with pytest.raises(portal.SettingsError) as error:
-        portal.PortalSettings.from_environment({
-            "EVENT": "aim368", "NOTEBOOK_SESSION_SECONDS": "60",
-            "CONSOLE_SESSION_SECONDS": "lots", "REVEAL_PRIVATE": "yes",
-            "FEDERATION_ENDPOINT": "http://signin.example.com/federation"})
+        portal.Settings.read({
+            VARIABLE["event"]: "aim368", VARIABLE["notebook_session_seconds"]: "60",
+            VARIABLE["console_session_seconds"]: "lots", VARIABLE["reveal_private"]: "yes",
+            VARIABLE["federation_endpoint"]: "http://signin.example.com/federation"})
     message = str(error.value)
     for expected in ("DIRECTORY_BUCKET is not set", "DIRECTORY_KEY is not set",
                      "TABLE_NAME is not set", "NOTEBOOK_SESSION_SECONDS=60 is outside 1800-43200",
                      "CONSOLE_SESSION_SECONDS='lots'", "REVEAL_PRIVATE='yes'",
-                     "FEDERATION_ENDPOINT"):
+                     VARIABLE["federation_endpoint"]):
         assert expected in message
 
 
 def test_settings_defaults_and_the_leaderboards_view():
-    settings = portal.PortalSettings.from_environment(ENV)
+    settings = portal.Settings.read(ENV)
+    assert settings == SETTINGS
     assert settings.federation_endpoint == "https://signin.aws.amazon.com/federation"
-    assert settings.leaderboard_env()["MIN_SUCCESSES"] == "20"
-    assert settings.reveal_private is False
+    ranking = settings.ranking()
+    assert (ranking.table_name, ranking.min_successes, ranking.window_minutes,
+            ranking.reveal_private) == ("scores", 20, 5, False)
+
+
+def test_settings_read_back_what_the_component_writes_and_check_ranges_on_the_way():
+    assert portal.Settings.read(SETTINGS.to_environment()) == SETTINGS
+    with pytest.raises(portal.SettingsError, match="WRONG_CODES_PER_MINUTE=0 is outside"):
+        portal.Settings.read(dataclasses.replace(SETTINGS, wrong_codes_per_minute=0)
+                             .to_environment())
 
 
 # --- any request at all --------------------------------------------------------------------
@@ -475,7 +488,7 @@ class DirectoryOnly(Refusing):
 
 
 def fuzz_portal():
-    return portal.Portal(portal.PortalSettings.from_environment(ENV),
+    return portal.Portal(portal.Settings.read(ENV),
                          portal.Clients(s3=DirectoryOnly(), sagemaker=Refusing(), sts=Refusing(),
                                         table=Refusing(), fetch=lambda url: (500, b"")),
                          clock=Clock(), now=lambda: NOW)

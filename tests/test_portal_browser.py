@@ -153,7 +153,7 @@ class Found(HTMLParser):
 
 @pytest.fixture
 def served(aws_env):
-    leaderboard._closed_minutes.clear()
+    leaderboard.forget()
     now = datetime.now(UTC)
     Visits.seen = []
     with mock_aws(), LocalSignin() as signin, LoopbackServer(Visits) as notebook:
@@ -178,10 +178,9 @@ def served(aws_env):
             scoring.record(aggregate, 40.0, "http_5xx")
         edge_traffic.flush(table, leaderboard.minutes_back(now, 1)[0], {"zoe": aggregate}, 1)
         sagemaker = FakeSageMaker(notebook.base_url)
-        settings = portal.PortalSettings.from_environment({
-            "EVENT": "aim368", "DIRECTORY_BUCKET": "private",
-            "DIRECTORY_KEY": "directory.json", "TABLE_NAME": "scores",
-            "FEDERATION_ENDPOINT": signin.endpoint, "MIN_SUCCESSES": "20"})
+        settings = portal.Settings(event="aim368", directory_bucket="private",
+                                   directory_key="directory.json", table_name="scores",
+                                   federation_endpoint=signin.endpoint, min_successes=20)
         app = portal.Portal(settings, portal.Clients(s3=s3, sagemaker=sagemaker,
                                                      sts=boto3.client("sts"), table=table))
         harness = HARNESS.replace("__CODE__", CODE)

@@ -6,29 +6,32 @@ import re
 
 import pytest
 
-from components import dashboard
+from components import dashboard, monitoring
 from event.names import ParticipantNames
 from event.sharding import shared_api_name
-from handlers import edge_traffic, fc_samples, leaderboard, scoring
-from tests.kit import ALARM, FUNCTION, RULE, SUBSCRIPTION, TARGET, roster
+from handlers import edge_traffic, fc_samples, retraining, scoring
+from tests.kit import ALARM, FUNCTION, SCHEDULE, SUBSCRIPTION, roster
+from tests.test_retraining import environment as retraining_environment
 
 
-def edge_rules(declared):
-    return [r for r in declared.of_type(RULE) if "fc-edge" in r.name]
+def edge_schedules(declared):
+    return sorted((s for s in declared.of_type(SCHEDULE) if "fc-edge-shard" in s.name),
+                  key=lambda s: s.name)
+
+
+class _Target:  # a schedule seen through its target, as the edge receives it
+    def __init__(self, schedule):
+        self.name, self.inputs = schedule.name, schedule.inputs["target"]
 
 
 def targets(declared):
-    return sorted((t for t in declared.of_type(TARGET) if "fc-edge-shard" in t.name),
-                  key=lambda t: t.name)
+    return [_Target(s) for s in edge_schedules(declared)]
 
 
-@pytest.mark.parametrize("participants, shards, rules", [(1, 1, 1), (25, 1, 1), (26, 2, 1),
-                                                         (130, 6, 2)])
-def test_participants_are_sharded_across_concurrent_edge_runs(program, participants, shards,
-                                                              rules):
+@pytest.mark.parametrize("participants, shards", [(1, 1), (25, 1), (26, 2), (130, 6)])
+def test_participants_are_sharded_across_concurrent_edge_runs(program, participants, shards):
     declared = program(roster(participants))
-    assert len(targets(declared)) == shards
-    assert len(edge_rules(declared)) == rules
+    assert len(targets(declared)) == shards  # one schedule per shard
     seen = [t["participant"] for target in targets(declared)
             for t in json.loads(target.inputs["input"])["targets"]]
     assert seen == [f"participant-{i:03d}" for i in range(participants)]  # each once, in order
@@ -50,12 +53,21 @@ def test_each_shard_names_its_participants_live_inference_urls(program):
 def test_the_edge_runs_every_minute_with_its_settings(program):
     declared = program(roster(2), edgeRequestsPerSecond=7, edgeTimeoutMs=1500,
                        privateSharePercent=40, driftStart="2026-12-01T15:00:00Z")
-    [rule] = edge_rules(declared)
-    assert (rule.inputs["scheduleExpression"], rule.inputs["state"]) == ("rate(1 minute)", "ENABLED")
-    permission = declared.named(f"{rule.name}-invoke")
-    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == (
-        "events.amazonaws.com", rule.state["arn"])
+    [shard] = edge_schedules(declared)
+    assert (shard.inputs["scheduleExpression"], shard.inputs["state"]) == ("rate(1 minute)", "ENABLED")
+    assert shard.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert shard.inputs["target"]["retryPolicy"] == {"maximumRetryAttempts": 0}
+    assert "startDate" not in shard.inputs and "endDate" not in shard.inputs  # no window set
     edge = declared.named("aim368-fc-edge", FUNCTION)
+    role = declared.named("aim368-fc-edge-schedule-role")
+    assert shard.inputs["target"]["roleArn"] == role.state["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                      "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}}}]
+    assert json.loads(declared.named("aim368-fc-edge-schedule-role-policy").inputs["policy"])[
+        "Statement"] == [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                          "Resource": [edge.state["arn"]]}]
     env = edge.inputs["environment"]["variables"]
     settings = edge_traffic.Settings.from_environment(env)
     assert settings.to_environment() == env  # written exactly as the contract formats it
@@ -64,7 +76,8 @@ def test_the_edge_runs_every_minute_with_its_settings(program):
                                                              fc_samples.PEAK_SEASON)
     assert edge.inputs["timeout"] > settings.period_seconds
     assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
-    assert edge_rules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] == "DISABLED"
+    assert edge_schedules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] \
+        == "DISABLED"
 
 
 def test_the_scores_table_is_pay_per_request_with_the_roster_in_it(program):
@@ -91,23 +104,7 @@ def test_the_roles_of_the_edge_and_leaderboard_touch_only_the_table(program):
         assert grant == {"Effect": "Allow", "Action": [action], "Resource": [table_arn]}
 
 
-def test_the_leaderboard_is_a_public_read_only_function_url(program):
-    declared = program(roster(2), leaderboardMinSuccesses=30, revealPrivate="true")
-    url = declared.named("aim368-leaderboard-url")
-    function = declared.named("aim368-leaderboard", FUNCTION)
-    assert (url.inputs["authorizationType"], url.inputs["functionName"]) == ("NONE", "aim368-leaderboard")
-    public_url = declared.named("aim368-leaderboard-public-url").inputs
-    assert (public_url["action"], public_url["principal"], public_url["functionUrlAuthType"]) == (
-        "lambda:InvokeFunctionUrl", "*", "NONE")
-    invoke = declared.named("aim368-leaderboard-public-invoke").inputs
-    assert (invoke["action"], invoke["principal"], invoke["invokedViaFunctionUrl"]) == (
-        "lambda:InvokeFunction", "*", True)
-    assert function.inputs["reservedConcurrentExecutions"] == 10
-    env = function.inputs["environment"]["variables"]
-    settings = leaderboard.Settings.from_environment(env)
-    assert settings.to_environment() == env  # written exactly as the contract formats it
-    assert (settings.min_successes, settings.reveal_private, settings.window_minutes) == (30, True, 5)
-    assert "leaderboard_url" in declared.outputs
+# The leaderboard's function, URL, CDN and reveal switch: tests/test_leaderboard_program.py
 
 
 def test_one_dashboard_whose_body_does_not_grow_with_the_roster(program):
@@ -136,6 +133,14 @@ def test_the_dashboard_queries_what_the_code_emits():
     emitted = json.loads(edge_traffic.metrics_line("aim368", "ada", aggregate, 0))
     [spec] = emitted["_aws"]["CloudWatchMetrics"]
     names = {m["Name"] for m in spec["Metrics"]}
+    judged = retraining.metrics_record(
+        retraining.Settings.checked(retraining_environment("ada")),
+        {"outcome": "promoted", "duration_s": 60, "candidate_rmse": 300.0,
+         "current_rmse": 600.0}, 0)
+    [judge_spec] = judged["_aws"]["CloudWatchMetrics"]
+    assert judge_spec["Namespace"] == spec["Namespace"]
+    assert judge_spec["Dimensions"] == spec["Dimensions"]
+    names |= {m["Name"] for m in judge_spec["Metrics"]}
     for graph in dashboard.graphs("aim368"):
         if graph.namespace.startswith(scoring.NAMESPACE):
             assert graph.namespace == spec["Namespace"]
@@ -155,20 +160,27 @@ def test_each_participant_gets_an_error_rate_and_an_rmse_alarm(program):
     declared = program(roster(3), alarmRmseMs=800, alarmErrorRatePercent=15)
     alarms = declared.of_type(ALARM)
     assert len(alarms) == 6
-    topic = declared.named("aim368-organizer-alerts")
     emitted = {m["Name"] for m in json.loads(edge_traffic.metrics_line(
         "aim368", "x", scoring.empty(), 0))["_aws"]["CloudWatchMetrics"][0]["Metrics"]} | {"RMSE"}
     for alarm in alarms:
         inputs = alarm.inputs
-        participant = inputs["dimensions"]["Participant"]
-        assert alarm.name.startswith(f"aim368-{participant}-")
-        assert inputs["namespace"] == "MLWorkshop/aim368" and inputs["metricName"] in emitted
-        assert inputs["alarmActions"] == [topic.state["arn"]]
+        participant = alarm.name.removeprefix("aim368-").rsplit("-", 2 if "error-rate" in
+                                                                 alarm.name else 1)[0]
+        assert participant in {f"participant-{i:03d}" for i in range(3)}
+        metrics = [q["metric"] for q in inputs.get("metricQueries", []) if "metric" in q] or [
+            {"metricName": inputs["metricName"], "namespace": inputs["namespace"],
+             "dimensions": inputs["dimensions"]}]
+        for metric in metrics:
+            assert metric["namespace"] == "MLWorkshop/aim368"
+            assert metric["dimensions"] == {"Participant": participant}
+            assert metric["metricName"] in emitted | {monitoring.NOT_READY_METRIC}
+        # Quiet children: the participant's composite alarm speaks for both.
+        assert "alarmActions" not in inputs and "okActions" not in inputs
         assert inputs["treatMissingData"] == "notBreaching"
         assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (5, 3)
         assert inputs["tags"] == {"Participant": participant}
-    thresholds = {a.inputs["metricName"]: a.inputs["threshold"] for a in alarms}
-    assert thresholds == {"RMSE": 800, "ErrorRate": 15}
+    thresholds = {a.name.split("-")[-1]: a.inputs["threshold"] for a in alarms}
+    assert thresholds == {"rmse": 800, "rate": 15}
 
 
 def test_alarms_are_emailed_only_when_configured(program):
@@ -177,3 +189,11 @@ def test_alarms_are_emailed_only_when_configured(program):
     assert subscriptions(program(roster(1))) == []
     [email] = subscriptions(program(roster(1), alarmEmail="organizer@example.com"))
     assert email.inputs["endpoint"] == "organizer@example.com"
+
+
+def test_the_leaderboards_reserved_concurrency_is_a_setting(program):
+    def reserved(**config):
+        return program(roster(1), **config).named("aim368-leaderboard", FUNCTION).inputs.get(
+            "reservedConcurrentExecutions")
+    assert reserved(leaderboardReservedConcurrency="25") == 25
+    assert reserved(leaderboardReservedConcurrency="0") is None  # none reserved

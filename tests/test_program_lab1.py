@@ -100,20 +100,23 @@ def test_logical_and_physical_names_carry_the_event_and_participant(program):
 def test_the_shared_feed_is_one_topic_and_a_scheduled_publisher(program):
     declared = program(samplesPerSecond=7, feedSeed=99)
     topic = declared.named("aim368-fc-samples", TOPIC)
-    rule = declared.named("aim368-fc-schedule")
-    assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
-    assert rule.inputs["state"] == "ENABLED"
-    target = declared.named("aim368-fc-schedule-target")
+    schedule = declared.named("aim368-fc-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 minute)"
+    assert schedule.inputs["state"] == "ENABLED"
+    target = schedule.inputs["target"]
     publisher = declared.named("aim368-fc-publisher", FUNCTION)
-    assert target.inputs["arn"] == publisher.state["arn"]
+    assert target["arn"] == publisher.state["arn"]
+    # The scheduled time seeds each run, as a rule's event time did.
+    assert json.loads(target["input"]) == {"time": "<aws.scheduler.scheduled-time>"}
     env = publisher.inputs["environment"]["variables"]
     assert env == publish_samples.Settings(
         sample_topic_arn=topic.state["arn"], samples_per_second=7, period_seconds=60,
         feed_seed=99, drift_start="", drift_profile=fc_samples.PEAK_SEASON).to_environment()
     assert publisher.inputs["timeout"] > 60  # a run paces samples over a whole minute
-    invoke = declared.named("aim368-fc-schedule-invoke")
-    assert (invoke.inputs["principal"], invoke.inputs["sourceArn"]) == (
-        "events.amazonaws.com", rule.state["arn"])
+    invoke = json.loads(declared.named("aim368-fc-schedule-role-policy").inputs["policy"])
+    assert invoke["Statement"] == [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                                    "Resource": [publisher.state["arn"]]}]
+    assert target["roleArn"] == declared.named("aim368-fc-schedule-role").state["arn"]
     [publish_policy] = [json.loads(r.inputs["policy"]) for r in declared.of_type(ROLE_POLICY)
                         if r.name == "aim368-fc-publisher-policy"]
     assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic.state["arn"]]} \
@@ -200,11 +203,16 @@ def test_roles_are_scoped_to_their_own_participant(program):
 
 
 def test_no_policy_grants_wildcard_actions_or_resources(program):
+    from components.console_access import DASHBOARD_METRIC_ACTIONS
     from components.model_training import METRIC_ACTIONS
     declared = program()
     for policy in declared.of_type(ROLE_POLICY):
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
             assert not any(a.endswith("*") for a in statement["Action"]), policy.name
+            if statement["Action"] == DASHBOARD_METRIC_ACTIONS:
+                # A console role's dashboard graphs: read-only, and IAM cannot scope it.
+                assert policy.name.endswith("-console-policy") and statement["Resource"] == ["*"]
+                continue
             if "*" in statement["Resource"]:
                 # CloudWatch metrics have no resource-level permissions; the namespace
                 # condition is the only scope AWS offers.
@@ -216,17 +224,19 @@ def test_no_policy_grants_wildcard_actions_or_resources(program):
 def test_roles_trust_only_their_service(program):
     declared = program()
     trusted = {r.inputs["name"]: json.loads(r.inputs["assumeRolePolicy"])["Statement"][0][
-        "Principal"]["Service"] for r in declared.owned_by("ada-lovelace") if r.type == ROLE}
+        "Principal"]["Service"] for r in declared.owned_by("ada-lovelace") if r.type == ROLE
+        and not r.name.endswith("-console")}  # the portal's to assume: test_program_portal.py
     assert trusted == {"aim368-ada-lovelace-firehose": "firehose.amazonaws.com",
                        "aim368-ada-lovelace-collect": "lambda.amazonaws.com",
                        "aim368-ada-lovelace-inference": "lambda.amazonaws.com",
-                       "aim368-ada-lovelace-sagemaker": "sagemaker.amazonaws.com"}
+                       "aim368-ada-lovelace-sagemaker": "sagemaker.amazonaws.com",
+                       "aim368-ada-lovelace-retrain": "lambda.amazonaws.com"}
 
 
 def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
     declared = program(logRetentionDays=3)
     functions = declared.of_type(FUNCTION)
-    assert len(functions) == 3 + 2 * len(IDS)  # publisher, edge, leaderboard; 2 per participant
+    assert len(functions) == 4 + 3 * len(IDS)  # publisher, edge, leaderboard, portal; 3 each
     for function in functions:
         assert function.inputs["runtime"] == "python3.14"
         group = declared.named(f"{function.name}-logs")

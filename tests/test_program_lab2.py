@@ -4,6 +4,8 @@ notebook, a scoped execution role and an endpoint serving the baseline model."""
 import base64
 import fnmatch
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -79,38 +81,44 @@ def test_the_lifecycle_writes_the_participants_own_settings(program):
         "participant": "ada-lovelace", "region": "us-east-1", "bucket": bucket,
         "samples_prefix": "samples/", "shared_bucket": shared_bucket(declared).state["bucket"],
         "dataset_prefix": "datasets/", "role_arn": only(resources, ROLE).state["arn"],
-        "endpoint_name": "aim368-ada-lovelace-endpoint", "name_prefix": "aim368-ada-lovelace",
-        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
+        "endpoint_name": "aim368-ada-lovelace-endpoint", "name_prefix": "aim368-ada-lovelace--",
+        "event": "aim368",
+        "training_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.xlarge,ml.c5.2xlarge",
+        "hosting_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.c5.2xlarge",
+        "retraining_function": "aim368-ada-lovelace-retrain",
+        "inference_url": declared.outputs["participants"]["ada-lovelace"]["inference_url"],
+        "leaderboard_url": declared.outputs["leaderboard_url"], "max_training_jobs": "2",
     }
     assert f"s3://{shared_bucket(declared).state['bucket']}/notebooks/" in script
     start = base64.b64decode(lifecycle.inputs["onStart"]).decode()
     assert "IDLE_MINUTES=60" in start
 
 
-def test_the_endpoint_serves_the_baseline_and_keeps_a_participants_promotion(program):
+def test_the_endpoint_serves_the_baseline(program):
     declared = program()
     resources = lab2(declared, "ada-lovelace")
     endpoint, config, model = only(resources, ENDPOINT), only(resources, ENDPOINT_CONFIG), only(resources, MODEL)
     assert endpoint.inputs["endpointConfigName"] == config.state["name"]
-    assert endpoint.ignore_changes == ["endpointConfigName"]
+    assert endpoint.ignore_changes == []  # organizer changes roll forward (test_endpoint_updates)
     assert endpoint.custom_timeouts == {"create": "45m", "update": "45m", "delete": "20m"}
     [variant] = config.inputs["productionVariants"]
     assert variant["modelName"] == model.state["name"]
     assert (variant["instanceType"], variant["initialInstanceCount"]) == ("ml.c5.large", 1)
     container = model.inputs["primaryContainer"]
     assert container["image"].endswith("/sagemaker-xgboost:1.7-1")
-    assert container["modelDataUrl"] == (
-        f"s3://{shared_bucket(declared).state['bucket']}/models/baseline/model.tar.gz")
+    assert re.fullmatch(
+        f"s3://{shared_bucket(declared).state['bucket']}/models/baseline/[0-9a-f]{{16}}/model.tar.gz",
+        container["modelDataUrl"])
     assert model.inputs["executionRoleArn"] == only(resources, ROLE).state["arn"]
 
 
-def test_model_and_configuration_are_auto_named_under_the_participants_prefix(program):
+def test_model_and_configuration_are_named_under_the_participants_own_prefix(program):
     declared = program()
     resources = lab2(declared, "ada-lovelace")
-    for kind in (MODEL, ENDPOINT_CONFIG):
-        resource = only(resources, kind)
-        assert "name" not in resource.inputs  # auto-named: a change rolls forward
-        assert resource.state["name"].startswith("aim368-ada-lovelace-")
+    for kind, logical in ((MODEL, "aim368-ada-lovelace--model"),
+                          (ENDPOINT_CONFIG, "aim368-ada-lovelace--config")):
+        name = only(resources, kind).inputs["name"]  # from a hash of its inputs
+        assert re.fullmatch(f"{logical}-[0-9a-f]{{7}}", name), name
 
 
 def test_serverless_inference_is_offered(program):
@@ -121,20 +129,44 @@ def test_serverless_inference_is_offered(program):
     assert variant["serverlessConfig"]["maxConcurrency"] >= 5
 
 
-def test_the_role_may_create_only_under_its_prefix_on_allowed_instance_types(program):
-    declared = program(allowedInstanceTypes="ml.m5.large,ml.c5.large")
-    condition = {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": ["ml.m5.large",
-                                                                          "ml.c5.large"]}}
+def test_the_role_creates_only_owned_names_tagged_as_theirs_on_allowed_types(program):
+    declared = program(trainingInstanceTypes="ml.m5.large,ml.m5.xlarge",
+                       hostingInstanceTypes="ml.m5.large,ml.c5.large")
     arn = "arn:aws:sagemaker:us-east-1:111111111111"
-    for action, kind in [("sagemaker:CreateTrainingJob", "training-job"),
-                         ("sagemaker:CreateEndpointConfig", "endpoint-config")]:
+    tags = {"aws:RequestTag/Participant": "ada-lovelace", "aws:RequestTag/Event": "aim368"}
+    keys = ["Participant", "Event", "Purpose"]
+    for action, kind, types in [
+            ("sagemaker:CreateTrainingJob", "training-job", ["ml.m5.large", "ml.m5.xlarge"]),
+            ("sagemaker:CreateEndpointConfig", "endpoint-config", ["ml.m5.large", "ml.c5.large"]),
+            ("sagemaker:CreateModel", "model", None)]:
         [grant] = granting(declared, "ada-lovelace", action)
-        assert grant["Resource"] == [f"{arn}:{kind}/aim368-ada-lovelace-*"]
-        assert grant["Condition"] == condition
-    [create_model] = granting(declared, "ada-lovelace", "sagemaker:CreateModel")
-    assert create_model["Resource"] == [f"{arn}:model/aim368-ada-lovelace-*"]
+        assert grant["Action"] == [action]
+        assert grant["Resource"] == [f"{arn}:{kind}/aim368-ada-lovelace--*"]
+        assert grant["Condition"]["StringEquals"] == tags
+        assert grant["Condition"]["ForAllValues:StringEquals"] == (
+            {"aws:TagKeys": keys, "sagemaker:InstanceTypes": types} if types
+            else {"aws:TagKeys": keys})
     baseline = only(lab2(declared, "ada-lovelace"), MODEL).state["arn"]
-    assert fnmatch.fnmatch(baseline, create_model["Resource"][0])
+    assert fnmatch.fnmatch(baseline, f"{arn}:model/aim368-ada-lovelace--*")
+
+
+def test_tags_can_be_added_only_by_the_participants_own_creates(program):
+    declared = program()
+    [add_tags] = granting(declared, "ada-lovelace", "sagemaker:AddTags")
+    assert add_tags["Action"] == ["sagemaker:AddTags"]
+    assert add_tags["Condition"]["StringEquals"]["sagemaker:TaggingAction"] == [
+        "CreateTrainingJob", "CreateModel", "CreateEndpointConfig"]
+    assert add_tags["Condition"]["StringEquals"]["aws:RequestTag/Participant"] == "ada-lovelace"
+
+
+def test_every_other_sagemaker_action_needs_the_participants_tag_on_the_resource(program):
+    declared = program()
+    for statement in statements(declared, "ada-lovelace"):
+        actions = [a for a in statement["Action"] if a.startswith("sagemaker:")]
+        if actions and not any(a.startswith(("sagemaker:Create", "sagemaker:AddTags"))
+                               for a in actions):
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/Participant": "ada-lovelace"}}, statement
 
 
 def test_the_role_may_update_only_its_own_endpoint_and_pass_only_itself(program):
@@ -142,7 +174,7 @@ def test_the_role_may_update_only_its_own_endpoint_and_pass_only_itself(program)
     arn = "arn:aws:sagemaker:us-east-1:111111111111"
     [update] = granting(declared, "ada-lovelace", "sagemaker:UpdateEndpoint")
     assert update["Resource"] == [f"{arn}:endpoint/aim368-ada-lovelace-endpoint",
-                                  f"{arn}:endpoint-config/aim368-ada-lovelace-*"]
+                                  f"{arn}:endpoint-config/aim368-ada-lovelace--*"]
     [pass_role] = granting(declared, "ada-lovelace", "iam:PassRole")
     assert pass_role["Resource"] == [only(lab2(declared, "ada-lovelace"), ROLE).state["arn"]]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
@@ -173,20 +205,21 @@ def test_no_role_mentions_another_participants_resources(program):
 
 
 def test_the_role_policy_fits_iams_size_limit(program):
-    declared = program([{"name": "x" * 8, "id": "a" * 37}])
-    policy = only(lab2(declared, "a" * 37), ROLE_POLICY).inputs["policy"]
+    declared = program([{"name": "x" * 8, "id": "a" * 36}])
+    policy = only(lab2(declared, "a" * 36), ROLE_POLICY).inputs["policy"]
     assert len(policy) < 10_240
 
 
 def test_the_shared_training_data_is_one_private_bucket_with_everything(program):
     declared = program()
     bucket = shared_bucket(declared)
-    keys = sorted(o.inputs["key"] for o in declared.of_type(OBJECT))
+    files = [o for o in declared.of_type(OBJECT) if "source" in o.inputs]  # not the portal's
+    keys = sorted(re.sub("/[0-9a-f]{16}/", "/<hash>/", o.inputs["key"]) for o in files)
     assert keys == sorted(["datasets/TrainSamples.csv", "datasets/TestSamples.csv",
-                           "models/baseline/model.tar.gz",
+                           "models/baseline/<hash>/model.tar.gz",
                            *[f"notebooks/{name}" for name, _ in notebook_uploads()]])
-    assert len(notebook_files()) == 5  # the four labs and Automated-Retraining
-    assert all(o.inputs["bucket"] == bucket.id for o in declared.of_type(OBJECT))
+    assert len(notebook_files()) == 6  # the four labs, Automated-Retraining, Live-Inference
+    assert all(o.inputs["bucket"] == bucket.id for o in files)
     assert bucket.provider_urn == declared.named("aim368-aws").urn
     block = declared.named("aim368-training-data-no-public-access")
     assert block.inputs["restrictPublicBuckets"] is True
@@ -198,16 +231,19 @@ def test_the_data_set_has_the_configured_size_and_split(program):
     declared = program(datasetSamples="4000")
     train = declared.named("aim368-train-samples").inputs["source"].path
     test = declared.named("aim368-test-samples").inputs["source"].path
-    assert sum(1 for _ in open(train)) == 3000 and sum(1 for _ in open(test)) == 1000
+    lines = [len(Path(path).read_text().splitlines()) for path in (train, test)]
+    assert lines == [3000, 1000]
 
 
 def test_a_second_evaluation_reuses_the_same_files_unchanged(program):
     from pathlib import Path
     first = program(datasetSamples="3000")
-    sources = {o.name: Path(o.inputs["source"].path) for o in first.of_type(OBJECT)}
+    sources = {o.name: Path(o.inputs["source"].path) for o in first.of_type(OBJECT)
+               if "source" in o.inputs}
     stamps = {name: path.stat().st_mtime_ns for name, path in sources.items()}
     second = program(datasetSamples="3000")
-    assert {o.name: Path(o.inputs["source"].path) for o in second.of_type(OBJECT)} == sources
+    assert {o.name: Path(o.inputs["source"].path) for o in second.of_type(OBJECT)
+            if "source" in o.inputs} == sources
     assert {name: path.stat().st_mtime_ns for name, path in sources.items()} == stamps
 
 
@@ -228,8 +264,13 @@ def test_cross_account_participants_may_read_the_shared_data(program):
 
 
 @pytest.mark.parametrize("config, problem", [
-    ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of allowedInstanceTypes"),
-    ({"allowedInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
+    ({"endpointInstanceType": "ml.g5.xlarge"}, "must be one of hostingInstanceTypes"),
+    ({"hostingInstanceTypes": "ml.c5.large,c5"}, "has ['c5']"),
+    ({"trainingInstanceTypes": "ml.m5.large,ml.c5.large"},
+     ("trainingInstanceTypes='ml.m5.large,ml.c5.large' has ['ml.c5.large'], which SageMaker "
+      "does not accept for training (its TrainingInstanceType values)")),
+    ({"hostingInstanceTypes": "ml.m5.large,ml.p9.huge"},
+     "has ['ml.p9.huge'], which SageMaker does not accept for hosting"),
     ({"notebookIdleMinutes": "-1"}, "notebookIdleMinutes=-1 must be between 0 and 1440"),
 ])
 def test_bad_lab2_config_is_reported(program, config, problem):

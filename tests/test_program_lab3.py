@@ -142,13 +142,27 @@ def test_the_role_can_invoke_only_that_participants_endpoint(program):
     declared = program(roster(3))
     for i in range(3):
         [policy] = [json.loads(r.inputs["policy"]) for r in lab3(declared, pid(i))
-                    if r.type == ROLE_POLICY]
+                    if r.type == ROLE_POLICY and r.name == f"aim368-{pid(i)}-inference-policy"]
         invoke = [s for s in policy["Statement"] if s["Action"] == ["sagemaker:InvokeEndpoint"]]
         assert invoke == [{"Effect": "Allow", "Action": ["sagemaker:InvokeEndpoint"],
                            "Resource": [f"arn:aws:sagemaker:us-east-1:111111111111:endpoint/"
                                         f"aim368-{pid(i)}-endpoint"]}]
         text = json.dumps(policy)
         assert all(pid(j) not in text for j in range(3) if j != i)
+
+
+def test_the_method_requires_sigv4_and_the_notebook_role_may_call_its_own_stage(program):
+    declared = program(roster(2))
+    [method] = declared.of_type(METHOD)
+    assert method.inputs["authorization"] == "AWS_IAM"
+    for i in range(2):
+        [grant] = [r for r in lab3(declared, pid(i)) if r.name.endswith("-invoke-own-stage-1")]
+        assert grant.inputs["role"] == f"aim368-{pid(i)}-sagemaker"
+        stage = only(lab3(declared, pid(i)), STAGE)
+        execution = api_of_stage(declared, stage).state["executionArn"]
+        assert json.loads(grant.inputs["policy"])["Statement"] == [{
+            "Effect": "Allow", "Action": ["execute-api:Invoke"],
+            "Resource": [f"{execution}/{pid(i)}/GET/liveinference"]}]
 
 
 def test_stage_throttling_comes_from_config(program):

@@ -29,7 +29,8 @@ def test_preflight_without_credentials_runs_offline_then_says_what_is_missing(
         no_credentials, capsys):
     assert main(["preflight", "--participants", "2", "--config", "datasetSamples=2000"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-2].startswith("preflight: 4 problem(s) in ")
+    # nothing left on the default config: AL2023 notebooks, separate training/hosting types
+    assert out[-2].startswith("preflight: 0 problem(s) in ")
     assert out[-1].startswith("quota check not run: no AWS credentials found")
 
 
@@ -56,12 +57,27 @@ def test_audit_exit_code_follows_billable_leftovers(aws_env, capsys):
 
 
 def test_the_docs_show_the_estimates_real_output(capsys):
-    """docs/readiness.md (the README's cost section) must match what `cost` prints."""
+    """The README's cost section must match what `cost` prints."""
     from pathlib import Path
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "readiness.md").read_text()
+    docs = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert main(["cost", "--participants", "30", "--hours", "8",
                  "--config", "datasetSamples=2000"]) == 0
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
     assert len(table) == 14
     for row in table:
         assert row in docs, row
+
+
+def test_cost_lasts_the_events_window_unless_told_otherwise(capsys):
+    window = ["--config", "eventStart=2099-06-01T09:00:00+02:00",
+              "--config", "eventEnd=2099-06-01T18:30:00+02:00"]
+    assert main(["cost", "--participants", "1", "--config", "datasetSamples=2000",
+                 *window]) == 0
+    assert "USD for 9.5 h" in capsys.readouterr().out
+    assert main(["cost", "--participants", "1", "--config", "datasetSamples=2000"]) == 0
+    assert "USD for 8 h" in capsys.readouterr().out
+
+
+def test_cost_names_a_bad_window(capsys):
+    assert main(["cost", "--participants", "1", "--config", "eventStart=2099-06-01T09:00:00Z"]) == 2
+    assert "set both, or neither" in capsys.readouterr().err

@@ -43,8 +43,10 @@ def test_three_participants_by_hand(result):
     # every record billed as 5 KB at 0.029/GB.
     assert component["Firehose"] == pytest.approx(54_000 * 5 * 1024 / 1024 ** 3 * 0.029)
     assert component["SNS"] == pytest.approx(18_000 * 0.5e-6)
-    # Two alarms per participant at 0.10 per alarm-month; one dashboard at 3.00 a month.
-    assert component["CloudWatch alarms"] == pytest.approx(6 * 0.1 / 730)
+    # Per participant: an error-rate alarm on 3 metrics (errors, requests, not ready) and
+    # an RMSE alarm on 1, at 0.10 per alarm metric-month, plus a composite alarm at 0.50;
+    # one dashboard at 3.00 a month.
+    assert component["CloudWatch alarms"] == pytest.approx(3 * (4 * 0.1 + 0.5) / 730)
     assert component["CloudWatch dashboard"] == pytest.approx(3.0 / 730)
 
 
@@ -120,3 +122,19 @@ def test_price_list_prices_win_and_the_rest_falls_back(three):
     assert result.by_component()["API Gateway"] == pytest.approx(54_000 * 4.0e-6)
     assert result.prices_used.startswith("prices: 1 from the AWS Price List API, ")
     assert isinstance(prices, Prices) and prices.origin["apigateway.rest.request"] == "price list"
+
+
+def test_retraining_jobs_are_counted_for_the_loops_that_are_on():
+    """Off by default: no job line. On for everyone: each participant's loop trains
+    `retraining_jobs_per_participant` times on its configured type."""
+    off = estimate(declare(DEFAULT_CONFIG, roster=DEFAULT_ROSTER), bundled_prices("us-east-1"),
+                   ASSUME)
+    assert not [line for line in off.lines if "retraining" in line.item]
+    on = estimate(declare({**DEFAULT_CONFIG, "retrainingDefault": "true",
+                           "retrainingTrainingInstanceType": "ml.m5.xlarge"},
+                          roster=DEFAULT_ROSTER), bundled_prices("us-east-1"), ASSUME)
+    [line] = [line for line in on.lines if "retraining" in line.item]
+    assert line.item == "6 retraining jobs x 12 min on ml.m5.xlarge"
+    assert line.per_hour == pytest.approx(6 * 12 / 60 / HOURS * 0.23)
+    assert on.by_component()["SageMaker training"] == pytest.approx(
+        off.by_component()["SageMaker training"] + line.per_hour)

@@ -201,3 +201,20 @@ def test_the_audit_reports_a_planted_leftover_as_billable(aws):
     # Finished training jobs cannot be deleted and cost nothing: not listed.
     assert ("sagemaker:training-job", "aim368-ada-ll-20261201110000") not in \
         {(x.kind, x.name) for x in leftovers}
+
+
+def test_the_retraining_loops_jobs_models_and_configs_are_swept_for_their_owner_only(aws):
+    """What the loop creates (`<event>-<id>--rt-<stamp>`, components/retraining.py, tagged
+    like everything the function creates) is a participant leftover like a notebook's."""
+    sm, logs = aws
+    tags = [{"Key": "Participant", "Value": "ada"}, {"Key": "Event", "Value": EVENT},
+            {"Key": "Purpose", "Value": "retraining"}]
+    loop_run = "aim368-ada--rt-20261201140000"
+    plant_job(sm, loop_run, tags)
+    plant_model_and_config(sm, loop_run, tags)
+    sm.running.add(loop_run)
+    Sweeper(EVENT, PARTICIPANTS, sm, logs).sweep("ada-lovelace")
+    assert loop_run in sm.running
+    report = Sweeper(EVENT, PARTICIPANTS, sm, logs).sweep("ada")
+    assert loop_run in sm.stopped
+    assert loop_run in report.deleted_models and loop_run in report.deleted_configs

@@ -46,17 +46,20 @@ def names(participant):
 
 
 def environment(participant, **overrides):
+    """The participant's function environment, as components/retraining.py writes it."""
     n = names(participant)
-    return {"EVENT": EVENT, "PARTICIPANT": participant, "ENDPOINT_NAME": n["endpoint"],
-            "ALARM_NAME": n["alarm"], "JOB_PREFIX": n["job_prefix"], "BUCKET": n["bucket"],
-            "SAMPLES_PREFIX": "samples/", "SAGEMAKER_ROLE_ARN": n["role"],
-            "TABLE_NAME": "aim368-retraining", "TRAINING_INSTANCE_TYPE": "ml.m5.large",
-            "ALLOWED_INSTANCE_TYPES": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
-            "RETRAINING_DEFAULT": "off", "MARGIN_PERCENT": "5", "WINDOW_MINUTES": "60",
-            "HOLDOUT_PERCENT": "20", "MAX_TRAINING_SECONDS": "3600",
-            "PRECOLLECTED_URI": f"s3://{SHARED}/datasets/TrainSamples.csv",
-            "BASELINE_MODEL_URL": f"s3://{SHARED}/{BASELINE_KEY}",
-            "BASELINE_HYPERPARAMETERS": json.dumps(SENSIBLE["xgboost"]), **overrides}
+    return retraining.Settings(**{
+        "event": EVENT, "participant": participant, "endpoint_name": n["endpoint"],
+        "alarm_name": n["alarm"], "job_prefix": n["job_prefix"], "bucket": n["bucket"],
+        "samples_prefix": "samples/", "sagemaker_role_arn": n["role"],
+        "table_name": "aim368-retraining", "training_instance_type": "ml.m5.large",
+        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
+        "retraining_default": False, "margin_percent": 5.0, "window_minutes": 60,
+        "holdout_percent": 20.0, "max_training_seconds": 3600,
+        "precollected_uri": f"s3://{SHARED}/datasets/TrainSamples.csv",
+        "baseline_model_url": f"s3://{SHARED}/{BASELINE_KEY}",
+        "baseline_hyperparameters": json.dumps(SENSIBLE["xgboost"]), **overrides,
+    }).to_environment()
 
 
 def arrays(samples):
@@ -157,6 +160,13 @@ def test_after_the_drift_a_retrained_model_is_judged_better_and_promoted(world):
     assert judged["candidate_rmse"] < judged["current_rmse"] * 0.95
     assert serving(sagemaker, "ada") == started["job"]
     assert started["job"].startswith("aim368-ada--rt-")
+    # Tagged as the participant's role requires on every create (components/model_training).
+    for arn in (sagemaker.describe_training_job(TrainingJobName=started["job"])["TrainingJobArn"],
+                sagemaker.describe_model(ModelName=started["job"])["ModelArn"],
+                sagemaker.describe_endpoint_config(EndpointConfigName=started["job"])[
+                    "EndpointConfigArn"]):
+        tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+        assert (tags["Participant"], tags["Event"]) == ("ada", "aim368"), arn
     after = live_rmse(runtime, "ada", fresh)
     assert after < before / 2  # the degraded baseline is far off; the candidate is not
     [attempt] = loops["ada"].invoke({"action": "status"})["attempts"]
@@ -211,7 +221,7 @@ def test_a_second_trigger_while_one_runs_is_refused_until_the_lock_expires(world
                       "running": first["job"]}
     assert jobs(sagemaker) == [first["job"]]
     # A job that never reports back cannot block the loop for ever.
-    later = LocalLoop({**loops["ada"].env, "WINDOW_MINUTES": "240"}, loops["ada"].clients,
+    later = LocalLoop(environment("ada", window_minutes=240), loops["ada"].clients,
                       clock=lambda: datetime.now(UTC) + timedelta(hours=2))
     third = later.invoke({"action": "start"}, deliver=False)
     assert third["outcome"] == "training"
@@ -235,7 +245,7 @@ def test_the_loop_is_off_by_default_and_only_automatic_triggers_honour_the_switc
                 "resources": ["arn:aws:events:us-east-1:123456789012:rule/r"], "detail": {}}
     assert loops["ada"].invoke(schedule)["outcome"] == "off"
     assert jobs(sagemaker) == []
-    on_for_all = LocalLoop(environment("ada", RETRAINING_DEFAULT="on"), loops["ada"].clients)
+    on_for_all = LocalLoop(environment("ada", retraining_default=True), loops["ada"].clients)
     assert on_for_all.invoke(schedule, deliver=False)["outcome"] == "training"
 
 
@@ -342,14 +352,33 @@ def test_the_judge_logs_one_line_that_is_also_a_metric_record(world, capsys):
 
 
 def test_a_misconfigured_function_lists_every_problem():
+    variable = retraining.Settings.variables()
+    env = environment("ada", training_instance_type="ml.p4d.24xlarge",
+                      baseline_hyperparameters="{not json")
+    del env[variable["event"]]
+    env[variable["margin_percent"]] = "x"
     with pytest.raises(retraining.ConfigError) as caught:
-        retraining.Config.from_env({"RETRAINING_DEFAULT": "maybe", "MARGIN_PERCENT": "x",
-                                    "TRAINING_INSTANCE_TYPE": "ml.p4d.24xlarge",
-                                    "ALLOWED_INSTANCE_TYPES": "ml.m5.large"})
+        retraining.Settings.checked(env)
     message = str(caught.value)
-    for part in ["EVENT is not set", "RETRAINING_DEFAULT='maybe': must be on or off",
-                 "MARGIN_PERCENT='x'", "'ml.p4d.24xlarge' is not in ALLOWED_INSTANCE_TYPES"]:
+    for part in [f"{variable['event']} is not set", f"{variable['margin_percent']}='x'"]:
         assert part in message
+    with pytest.raises(retraining.ConfigError) as caught:
+        retraining.Settings.checked({**env, variable["event"]: "aim368",
+                                     variable["margin_percent"]: "5"})
+    message = str(caught.value)
+    for part in ["'ml.p4d.24xlarge' is not in allowed_instance_types",
+                 "baseline_hyperparameters is not JSON"]:
+        assert part in message
+
+
+def test_the_environment_the_component_writes_is_what_the_function_reads():
+    env = environment("ada-lovelace", retraining_default=True)
+    settings = retraining.Settings.checked(env)
+    assert settings.who == Who("ada-lovelace", "aim368-ada-lovelace-rmse",
+                               "aim368-ada-lovelace--rt")
+    assert settings.allowed == ("ml.m5.large", "ml.m5.xlarge", "ml.c5.large")
+    assert settings.baseline_hyperparameter_values == SENSIBLE["xgboost"]
+    assert settings.retraining_default is True
 
 
 # --- what the endpoint serves ---------------------------------------------------------

@@ -76,8 +76,9 @@ def world(monkeypatch, tmp_path):
                 "participant": "ada", "region": "us-east-1", "bucket": n["bucket"],
                 "samples_prefix": "samples/", "shared_bucket": SHARED,
                 "dataset_prefix": "datasets/", "role_arn": n["role"],
-                "endpoint_name": n["endpoint"], "name_prefix": "aim368-ada",
-                "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
+                "endpoint_name": n["endpoint"], "name_prefix": "aim368-ada--", "event": "aim368",
+                "training_instance_types": "ml.m5.large,ml.m5.xlarge",
+                "hosting_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
                 "retraining_function": FUNCTION}))
             yield tmp_path, sagemaker, loop
     server.stop()

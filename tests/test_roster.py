@@ -29,12 +29,12 @@ def test_tricky_but_valid_names_are_accepted():
         {"name": "Seán O'Brien", "email": "sean@example.com"},
         {"name": "Madonna"},
         {"name": "李小龙"},
-        {"name": "Maria de los Ángeles García-Fernández"},
+        {"name": "Ana de los Ángeles García-Fernández"},  # 35 characters, one under the limit
         {"name": "D'Angelo", "account": "012345678901"},
     ]}, EVENT)
     assert [p.id for p in roster] == [
         "zoe-muller-lukasiewicz", "sean-obrien", "madonna", "lixiaolong",
-        "maria-de-los-angeles-garcia-fernandez", "dangelo"]
+        "ana-de-los-angeles-garcia-fernandez", "dangelo"]
     assert roster[1].email == "sean@example.com"
     assert roster[5].account == "012345678901"
     assert roster[0].name == "Zoë Müller-Łukasiewicz"
@@ -71,7 +71,7 @@ def test_an_id_too_long_for_the_bucket_name_says_how_long_it_may_be():
     long_id = "a" * 41
     problems = problems_of([{"name": "Long", "id": long_id}])
     limit = ParticipantNames(EVENT, long_id).max_participant_id_length()
-    assert limit == 37  # aim368-<id>-xgb-YYYYMMDDHHMMSS, a training job, must fit 63
+    assert limit == 36  # aim368-<id>--xgb-YYYYMMDDHHMMSS, a training job, must fit 63
     assert any("entry 1 ('Long')" in p and "S3 bucket name" in p and "over AWS's 63" in p
                and f"at most {limit} characters" in p for p in problems)
 
@@ -87,9 +87,9 @@ def test_every_name_limit_is_checked():
 
 
 def test_the_longest_allowed_id_fits_every_name():
-    names = ParticipantNames(EVENT, "a" * 37)
+    names = ParticipantNames(EVENT, "a" * 36)
     assert names.problems() == []
-    assert ParticipantNames(EVENT, "a" * 38).problems() != []
+    assert ParticipantNames(EVENT, "a" * 37).problems() != []
 
 
 def test_a_malformed_explicit_id_is_rejected():
@@ -97,6 +97,52 @@ def test_a_malformed_explicit_id_is_rejected():
     assert len(problems) == 2
     assert problems[0].startswith("entry 1 ('Ann'): id 'Ann_Lee' must be lowercase")
     assert problems[1].startswith("entry 2 ('Bo'): id 'bo--x' must be lowercase")
+
+
+@pytest.mark.parametrize("bad_id", ["ada--lovelace", "-ada", "ada-", "ada---x"])
+def test_an_id_that_could_pass_for_the_owned_name_delimiter_is_rejected(bad_id):
+    # `<event>-<id>--*` is a participant's own name space only while ids have no '--' and
+    # no '-' at either end (event/names.py).
+    [problem] = problems_of([{"name": "Ada", "id": bad_id}])
+    assert problem.startswith(f"entry 1 ('Ada'): id '{bad_id}' must be lowercase letters and "
+                              "digits joined by single '-'")
+
+
+@pytest.mark.parametrize("clashing, shared", [
+    ("fc", "aim368-fc-samples"), ("fc-edge", "aim368-fc-edge"), ("leaderboard", "aim368-leaderboard"),
+    ("liveinference", "aim368-liveinference"), ("scores", "aim368-scores"),
+    ("live", "aim368-live-inference"), ("aim368", "aim368 (the event itself)"),
+])
+def test_an_id_that_would_be_confused_with_a_shared_name_is_rejected(clashing, shared):
+    problems = problems_of([{"name": "Ada", "id": clashing}, {"name": "Bo"}])
+    assert problems == [(f"entry 1 ('Ada'): id '{clashing}' would be confused with the "
+                         f"event's shared '{shared}'; give this entry another 'id'")]
+
+
+def test_a_name_that_slugifies_to_a_shared_name_is_rejected_too():
+    [problem] = problems_of([{"name": "Leader Board"}, {"name": "Leaderboard"}])
+    assert problem == ("entry 2 ('Leaderboard'): id 'leaderboard' would be confused with the "
+                       "event's shared 'aim368-leaderboard'; give this entry another 'id'")
+
+
+def test_ids_that_extend_a_shared_name_or_another_id_are_fine():
+    roster = parse_roster({"participants": [{"name": "Ada"}, {"name": "Ada Lovelace"},
+                                            {"name": "x", "id": "fcx"},
+                                            {"name": "y", "id": "leaderboard-fan"}]}, EVENT)
+    assert [p.id for p in roster] == ["ada", "ada-lovelace", "fcx", "leaderboard-fan"]
+
+
+def test_no_declared_suffix_is_a_word_before_another_suffix():
+    # What keeps exact names apart: `<event>-<a>-<s1>` == `<event>-<a>-<w>-<s2>` would need
+    # s1 == w-s2 for suffixes s1, s2.
+    from event.names import DECLARED_SUFFIXES
+    assert not [(s1, s2) for s1 in DECLARED_SUFFIXES for s2 in DECLARED_SUFFIXES
+                if s1.endswith("-" + s2)]
+    names = ParticipantNames(EVENT, "ada")
+    declared = {names.bucket, names.delivery_stream, names.firehose_role, names.collect_function,
+                names.notebook, names.lifecycle_config, names.sagemaker_role, names.endpoint,
+                names.inference_function, names.own_api}
+    assert {n.removeprefix("aim368-ada-") for n in declared} == set(DECLARED_SUFFIXES)
 
 
 @pytest.mark.parametrize("email", ["ann", "ann@", "@example.com", "ann@example", "a b@x.com"])
@@ -155,7 +201,8 @@ def test_every_problem_is_reported_at_once():
     ])
     assert len(problems) == 4
     assert [p.split(":")[0] for p in problems] == [
-        "entry 1 ('Ann')", "entry 2 ('???')", "entry 4 ('Cy')", "entry 1 ('Ann') and entry 3 ('Ann') share the id 'ann'; give them distinct 'id's"]
+        "entry 1 ('Ann')", "entry 2 ('???')", "entry 4 ('Cy')",
+        "entry 1 ('Ann') and entry 3 ('Ann') share the id 'ann'; give them distinct 'id's"]
 
 
 def test_the_error_message_lists_the_file_and_every_problem(tmp_path):

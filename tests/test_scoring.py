@@ -104,3 +104,54 @@ def test_a_mostly_failing_participant_is_failing():
         scoring.record(window, 10, "http_5xx")
     scoring.record(window, 10, "ok", 1.0)
     assert scoring.status(window, failing_error_rate=0.2) == "failing"
+
+
+@pytest.mark.parametrize("status, body, outcome", [
+    (403, b"", "no_api"), (404, b"", "no_api"), (429, b"", "throttled"),
+    (502, b"", "model_error"), (504, b"", "endpoint_timeout"), (503, b"", "no_endpoint"),
+    (503, b'{"error": "busy", "outcome": "endpoint_busy"}', "endpoint_busy"),
+    (503, b'{"outcome": ["endpoint_busy"]}', "no_endpoint"),
+    (503, b"[" * 4000, "no_endpoint"),  # too deep to parse: no detail, never an exception
+    (503, b'{"outcome": "endpoint_busy"' + b" " * 5000 + b"}", "no_endpoint"),  # too long
+    (400, b"", "http_4xx"), (500, b"", "http_5xx"),
+])
+def test_http_errors_are_detailed_by_status_and_the_handlers_named_outcome(status, body, outcome):
+    assert scoring.http_outcome(status, body) == outcome
+
+
+def test_an_http_detail_counts_under_its_class_too():
+    aggregate = scoring.empty()
+    for outcome in ("throttled", "no_endpoint", "model_error", "http_5xx"):
+        scoring.record(aggregate, 10, outcome)
+    assert (aggregate["http_4xx"], aggregate["http_5xx"]) == (1, 3)
+    assert scoring.errors(aggregate) == 4  # details are not counted twice
+
+
+def test_a_failing_participant_gets_the_reason_of_most_of_their_errors():
+    window = scoring.empty()
+    for outcome, count in (("no_endpoint", 5), ("no_api", 2), ("model_error", 6),
+                           ("endpoint_timeout", 1), ("timeout", 1), ("http_5xx", 1)):
+        for _ in range(count):
+            scoring.record(window, 10, outcome)
+    assert scoring.failure_reasons(window) == {"not deployed": 7, "model error": 6,
+                                               "timeout": 2, "server error (5xx)": 1}
+    row = scoring.leaderboard_row("ada", "Ada", window, window, failing_error_rate=0.2)
+    assert (row["status"], row["reason"]) == ("failing", "not deployed")
+
+
+@pytest.mark.parametrize("outcome, reason", [
+    ("no_api", "not deployed"), ("no_endpoint", "not deployed"), ("model_error", "model error"),
+    ("bad_answer", "bad answer"), ("timeout", "timeout"), ("endpoint_timeout", "timeout"),
+    ("throttled", "throttled"), ("endpoint_busy", "throttled"), ("unreachable", "unreachable"),
+    ("http_4xx", "rejected (4xx)"),
+])
+def test_every_error_outcome_has_a_reason(outcome, reason):
+    window = scoring.empty()
+    scoring.record(window, 10, outcome)
+    assert scoring.leaderboard_row("ada", "Ada", window, window, 0.2)["reason"] == reason
+
+
+def test_a_healthy_participant_has_no_reason():
+    window = scoring.empty()
+    scoring.record(window, 10, "ok", 1.0)
+    assert scoring.leaderboard_row("ada", "Ada", window, window, 0.2)["reason"] is None

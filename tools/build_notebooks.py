@@ -148,6 +148,29 @@ AUTOMATED_RETRAINING = [
     code("workshop.retraining_attempts(settings)"),
 ]
 
+LIVE_INFERENCE = [
+    md("# Lab 3: your live inference URL\n\nThe FC's edge calls this URL about 5 times a "
+       "second with a fresh sample's 12 features and scores every answer. Call it yourself "
+       "to see what the edge sees."),
+    *SETUP,
+    code('print("Your URL:", settings["inference_url"])\n'
+         'print("The leaderboard:", settings["leaderboard_url"])'),
+    md("## One prediction\n\nA sample from the data set, its true duration next to your "
+       "endpoint's answer."),
+    code("sample = workshop.load_sample(settings, max_bytes=100_000).iloc[0]\n"
+         "features = [float(v) for v in sample.iloc[1:]]\n"
+         "status, answer = workshop.call_live_inference(settings, features)\n"
+         'print(status, answer, "true duration:", sample.iloc[0], "ms")\n'
+         'print("the edge scores this as:", workshop.edge_outcome(status, answer))'),
+    md("## What the edge scores\n\nEvery answer falls in one class; only `ok` answers count "
+       "toward your RMSE, every other class toward your error rate. Try a bad request to see "
+       "one."),
+    code("for outcome, meaning in workshop.EDGE_OUTCOMES.items():\n"
+         '    print(f"{outcome:12} {meaning}")\n\n'
+         "status, answer = workshop.call_live_inference(settings, features[:5])  # too few\n"
+         "print(status, answer, workshop.edge_outcome(status, answer))"),
+]
+
 NOTEBOOKS = {
     "Data-Analysis": DATA_ANALYSIS,
     "K-Nearest-Neighbors": training_notebook(
@@ -162,12 +185,14 @@ NOTEBOOKS = {
         "Predict a duration with an ensemble of small decision trees, each correcting the "
         "previous ones.", XGBOOST_PARAMETERS),
     "Automated-Retraining": AUTOMATED_RETRAINING,
+    "Live-Inference": LIVE_INFERENCE,
 }
 
 
 def build(name: str) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=NOTEBOOKS[name])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+    # The kernel a SageMaker notebook instance offers (its conda environments).
+    notebook.metadata["kernelspec"] = {"name": "conda_python3", "display_name": "conda_python3",
                                        "language": "python"}
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"{name.lower()}-{number:02d}"  # stable ids: no diff on rebuild

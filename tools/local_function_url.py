@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = response.get("body") or ""
             data = (base64.b64decode(payload) if response.get("isBase64Encoded")
                     else payload.encode("utf-8"))
-        except Exception:  # noqa: BLE001 -- what the Function URL answers when the handler fails
+        except Exception:
             status, headers, data = 502, {"Content-Type": "application/json"}, \
                 b'{"Message":"Internal Server Error"}'
         try:

@@ -45,7 +45,7 @@ class LocalLoop:
         self.responses: list[dict] = []
 
     def _ended_jobs(self) -> list[dict]:
-        prefix = self.env["JOB_PREFIX"] + "-"
+        prefix = retraining.Settings.checked(self.env).job_prefix + "-"
         summaries = self.clients.sagemaker.list_training_jobs(MaxResults=100)
         return [self.clients.sagemaker.describe_training_job(TrainingJobName=s["TrainingJobName"])
                 for s in summaries["TrainingJobSummaries"]
@@ -95,7 +95,7 @@ class LocalLambda(LoopbackServer):
                                       {"x-amzn-ErrorType": "ResourceNotFoundException"})
                 try:
                     result = function(json.loads(payload or b"{}"))
-                except Exception as error:  # noqa: BLE001 - reported the way Lambda does
+                except Exception as error:
                     return self._send(200, {"errorMessage": str(error),
                                             "errorType": type(error).__name__},
                                       {"X-Amz-Function-Error": "Unhandled"})

@@ -23,8 +23,9 @@ import json
 import pickle
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -61,7 +62,7 @@ def _read_channel(account_id: str, uri: str) -> tuple[np.ndarray, np.ndarray]:
     parts = urlsplit(uri)
     bucket = _s3(account_id).get_bucket(parts.netloc)
     prefix = parts.path.lstrip("/")
-    keys = sorted(k for k in bucket.keys.keys() if k.startswith(prefix) and not k.endswith("/"))
+    keys = sorted(k for k in bucket.keys if k.startswith(prefix) and not k.endswith("/"))
     if not keys:
         raise ValueError(f"no data at {uri}")
     text = b"".join(bucket.keys[k].value for k in keys)

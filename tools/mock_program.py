@@ -8,10 +8,10 @@ the engine and the cloud provider (ids, ARNs, auto-names, account and region).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import runpy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,15 +48,40 @@ ARN_TEMPLATES = {
         "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{region}:{account}:schedule/default/{name}",
     "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{region}::/restapis/{name}-id",
     "aws:dynamodb/table:Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
     "aws:sagemaker/model:Model": "arn:aws:sagemaker:{region}:{account}:model/{name}",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
         "arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}",
     "aws:sagemaker/endpoint:Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{name}",
     "aws:sagemaker/notebookInstance:NotebookInstance":
         "arn:aws:sagemaker:{region}:{account}:notebook-instance/{name}",
+    "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
+    # Secrets Manager appends 6 random characters to a secret's name in its ARN.
+    "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123",
 }
+# How the engine marks a secret value on the wire (SecretSig in Pulumi's property model): a
+# recorded input or output that is a secret reads {<sig key>: SECRET_SIG, "value": ...}.
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value and SECRET_SIG in value.values()
+
+
+def reveal(value: Any) -> Any:
+    """The value with every secret marker taken off, as `--show-secrets` prints it."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
 # The property that holds each type's physical name, when it is not `name`.
 NAME_PROPERTY = {"aws:s3/bucket:Bucket": "bucket"}
 AUTONAMED = set(ARN_TEMPLATES)
@@ -84,6 +109,8 @@ class Declared:
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool | None = None  # None: not set (create-before-delete)
 
     @property
     def provider_urn(self) -> str:
@@ -208,6 +235,11 @@ class _CloudMocks(pulumi_mocks.Mocks):
         if args.typ == "aws:lambda/functionUrl:FunctionUrl":
             url_id = hashlib.sha1(args.name.encode()).hexdigest()[:12]
             state["functionUrl"] = f"https://{url_id}.lambda-url.{self.region}.on.aws/"
+        if args.typ == "aws:cloudfront/distribution:Distribution":
+            distribution_id = "E" + hashlib.sha1(args.name.encode()).hexdigest()[:13].upper()
+            state["arn"] = f"arn:aws:cloudfront::{self._account(args.provider)}:distribution/{distribution_id}"
+            state["domainName"] = f"d{distribution_id[1:].lower()}.cloudfront.net"
+            return distribution_id, state
         if args.typ == "aws:apigateway/stage:Stage":
             state["invokeUrl"] = (f"https://{state['restApi']}.execute-api.{self.region}.amazonaws.com/"
                                   f"{state['stageName']}")
@@ -278,6 +310,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom,
             ignore_changes=list(request.ignoreChanges), protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=(request.deleteBeforeReplace
+                                   if request.deleteBeforeReplaceDefined else None),
             custom_timeouts={k: getattr(request.customTimeouts, k)
                              for k in ("create", "update", "delete")
                              if getattr(request.customTimeouts, k)}))
@@ -289,6 +324,28 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+def stand_in_join_codes(config: dict[str, str], stack: str) -> dict[str, str]:
+    """`config` plus a join code per roster id when it sets none, as `fleet codes` would.
+
+    Derived from the stack and the id, so repeated evaluations declare the same directory;
+    only ever used under the mock engine. An unreadable roster is left for the program to
+    report."""
+    if "joinCodes" in config:
+        return config
+    from event.config import SETTINGS
+    from event.roster import RosterError, load_roster
+
+    defaults = {s.key: s.default for s in SETTINGS}
+    try:
+        roster = load_roster(PROJECT_DIR / str(config.get("roster") or defaults["roster"]),
+                             str(config.get("event") or defaults["event"]))
+    except RosterError:
+        return config
+    codes = {p.id: base64.urlsafe_b64encode(hashlib.sha256(
+        f"{stack}/{p.id}".encode()).digest()[:16]).decode().rstrip("=") for p in roster}
+    return {**config, "joinCodes": json.dumps(codes)}
+
+
 def run_program(config: dict[str, str], stack: str = "test",
                 program: Path = PROGRAM,
                 stack_outputs: dict[str, dict[str, Any]] | None = None) -> Program:
@@ -296,9 +353,11 @@ def run_program(config: dict[str, str], stack: str = "test",
 
     `stack_outputs` answers the program's StackReferences: fully qualified stack name ->
     that stack's outputs (e.g. an event stack's `Program.outputs`, for a participant stack).
+    Without `joinCodes`, every roster id gets a stand-in code (stand_in_join_codes).
     Raises whatever the program raises; `last_run()` still tells what was declared.
     """
     global _last
+    config = stand_in_join_codes(config, stack)
     asyncio.set_event_loop(asyncio.new_event_loop())
     cloud = _CloudMocks(region=str(config.get("aws:region") or DEFAULT_REGION),
                         stack_outputs=stack_outputs)
@@ -308,7 +367,8 @@ def run_program(config: dict[str, str], stack: str = "test",
                                    for k, v in config.items()})
     pulumi_mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     reset_stack()  # set_mocks made a stack of its own; run_in_stack makes the real one
-    run: Callable[[], Any] = lambda: runpy.run_path(str(program), run_name="__main__")
+    def run() -> Any:
+        return runpy.run_path(str(program), run_name="__main__")
     sync_await(run_in_stack(run))
     return monitor.program
 

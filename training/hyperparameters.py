@@ -6,7 +6,8 @@ notebooks), so the notebooks and the local trainer accept exactly the same value
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 ALGORITHMS = ("knn", "linear-learner", "xgboost")
 

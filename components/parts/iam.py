@@ -6,7 +6,8 @@ Output of the resource it names, which the tests can trace back to its owner.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 
@@ -14,7 +15,7 @@ POLICY_VERSION = "2012-10-17"
 
 
 def allow(actions: Sequence[str], resources: Sequence[pulumi.Input[str]],
-          condition: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+          condition: dict[str, Any] | None = None) -> dict[str, Any]:
     statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions),
                                  "Resource": list(resources)}
     if condition:
@@ -26,7 +27,7 @@ def policy(*statements: dict[str, Any]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": POLICY_VERSION, "Statement": list(statements)})
 
 
-def trust_policy(service: str, condition: Optional[dict[str, Any]] = None) -> pulumi.Output[str]:
+def trust_policy(service: str, condition: dict[str, Any] | None = None) -> pulumi.Output[str]:
     """A role that only the given AWS service may assume."""
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
                                  "Action": "sts:AssumeRole"}

@@ -6,10 +6,11 @@ least-privilege logging and log retention.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -50,7 +51,7 @@ class FunctionSpec:
     function_name: str  # physical name, also the role name
     module: ModuleType  # a handlers.<module>, entry point handlers.<module>.handler
     statements: Sequence[dict[str, Any]]  # what the function may do besides logging
-    environment: Optional[Environment] = None  # the module's Settings
+    environment: Environment | None = None  # the module's Settings
     timeout: int = 30
     memory_size: int = 256
     log_retention_days: int = 14

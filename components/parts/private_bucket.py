@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -10,12 +11,11 @@ import pulumi_aws as aws
 from components.parts import iam
 from components.parts.options import child_of
 
-
 Statements = Callable[[aws.s3.Bucket], Sequence[dict[str, Any]]]
 
 
 def private_bucket(logical: str, parent: pulumi.Resource,
-                   extra_statements: Optional[Statements] = None) -> aws.s3.Bucket:
+                   extra_statements: Statements | None = None) -> aws.s3.Bucket:
     """Auto-named (logical name + random suffix), since bucket names are global.
 
     `extra_statements(bucket)` adds statements to the bucket policy.
