@@ -126,7 +126,7 @@ class ParticipantLabs(pulumi.ComponentResource):
             # when it lives in another stack (components/portal.py); declared in both
             # topologies, so the two declare the same resources.
             aws.ssm.Parameter(
-                names.samples_bucket_parameter, name=names.samples_bucket_parameter,
+                f"{names.prefix}-samples-parameter", name=names.samples_bucket_parameter,
                 type="String", value=lab1.bucket_name,
                 description=f"{names.participant}'s samples bucket, for the portal",
                 opts=child_of(self))

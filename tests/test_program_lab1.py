@@ -266,8 +266,10 @@ def test_every_taggable_resource_of_a_participant_is_tagged_with_their_id(progra
             assert resource.inputs["tags"]["Participant"] == participant, resource.name
     shared = [r for r in declared.resources
               if r.custom and declared.participant_of(r) is None and taggable(r.type)]
+    # The event's alarms about one participant say whose they are, and only them.
+    alarms = {"aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm"}
     assert shared and all("Participant" not in (r.inputs.get("tags") or {}) or
-                          r.type == "aws:cloudwatch/metricAlarm:MetricAlarm" for r in shared)
+                          r.type in alarms for r in shared)
 
 
 def test_one_provider_for_the_event_account_and_one_per_distinct_participant_account(program):
