@@ -127,7 +127,7 @@ class ParticipantLabs(pulumi.ComponentResource):
             # topologies, so the two declare the same resources.
             aws.ssm.Parameter(
                 f"{names.prefix}-samples-parameter", name=names.samples_bucket_parameter,
-                type="String", value=lab1.bucket_name,
+                type="String", insecure_value=lab1.bucket_name,
                 description=f"{names.participant}'s samples bucket, for the portal",
                 opts=child_of(self))
             # The portal signs them in as this role; it lives with their labs, so a participant

@@ -4,6 +4,10 @@ Also: providers per account, a participant stack for an id off the roster, stabl
 
 from __future__ import annotations
 
+import base64
+import fnmatch
+import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,14 +18,32 @@ import yaml
 from event.config import ConfigError, parse_config
 from event.slots import SlotsError, parse_slots, slots_path_for, write_slots
 from event.topology import NotOnRosterError
-from tests.kit import DEFAULT_CONFIG, DEPLOYMENT, IDS, PROVIDER, REST_API, STAGE
-from tools.mock_program import Program, last_run, run_program
+from fleet.console import NAMES as CONSOLE_NAMES
+from tests.kit import (
+    BUCKET,
+    DEFAULT_CONFIG,
+    DEPLOYMENT,
+    FUNCTION,
+    IDS,
+    LIFECYCLE,
+    PROVIDER,
+    REST_API,
+    ROLE,
+    ROLE_POLICY,
+    SCHEDULE,
+    STAGE,
+)
+from tools.mock_program import Program, last_run, reveal, run_program
 from training.build import build_for_config
 
 EVENT_STACK = "acme/ml-workshop/aim368"
 ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"},
           {"name": "Alan Turing", "account": "222222222222"}]
 ALL = [*IDS]
+# A window ahead, so that the end of the event (EventEnd) is declared too.
+WINDOW = {"eventStart": "2099-06-01T09:00:00Z", "eventEnd": "2099-06-01T17:00:00Z",
+          "scaleDownEndpointsAtEnd": "true"}
+PARAMETER = "aws:ssm/parameter:Parameter"
 
 
 class Event:
@@ -35,7 +57,7 @@ class Event:
         self.roster.write_text(yaml.safe_dump({"participants": entries}), encoding="utf-8")
 
     def run(self, **config: str) -> Program:
-        settings = {**DEFAULT_CONFIG, "roster": str(self.roster), **config}
+        settings = {**DEFAULT_CONFIG, **WINDOW, "roster": str(self.roster), **config}
         build_for_config(settings, say=lambda _: None)
         return run_program(settings, stack=config.get("participant", "event"),
                            stack_outputs=getattr(self, "outputs", None))
@@ -116,6 +138,95 @@ def test_the_event_stack_scores_the_url_the_participant_stack_creates(stacks):
     edge_urls = str([r.inputs for r in stacks["event"].resources])
     for pid in ALL:
         assert stacks[pid].outputs["inference_url"] in edge_urls
+
+
+def test_the_event_stack_exports_every_shared_value_a_participant_stack_reads(stacks):
+    outputs = stacks["event"].outputs
+    event = stacks["event"]
+    assert outputs["retraining_table"] == event.named("aim368-retraining",
+                                                      "aws:dynamodb/table:Table").inputs["name"]
+    assert outputs["portal_role_arn"] == event.named("aim368-portal-role", ROLE).state["arn"]
+    assert outputs["dashboard_name"] == "aim368-live-inference"
+    assert outputs["leaderboard_url"].startswith("https://")
+    assert outputs["event_account"] and outputs["retraining_table_arn"]
+    # The participant stack uses them: its loop's table, its notebook's leaderboard, its
+    # console role's only trusted principal.
+    ada = stacks["ada-lovelace"]
+    loop = ada.named("aim368-ada-lovelace-retrain", FUNCTION)
+    assert outputs["retraining_table"] in str(loop.inputs["environment"])
+    settings = settings_of(ada, "ada-lovelace")
+    assert settings["leaderboard_url"] == outputs["leaderboard_url"]
+    assert settings["inference_url"] == ada.outputs["inference_url"]
+    console = ada.named("aim368-ada-lovelace-console", ROLE)
+    assert outputs["portal_role_arn"] in console.inputs["assumeRolePolicy"]
+
+
+def test_main_per_participant_parts_live_in_the_participant_stack(stacks):
+    for pid in ALL:
+        mine = stacks[pid]
+        assert mine.named(f"aim368-{pid}-retrain", FUNCTION)
+        # What `fleet status` and `fleet endpoint-reset` read of a participant stack.
+        assert set(CONSOLE_NAMES) <= set(mine.outputs)
+        assert mine.outputs["baseline_endpoint_config"].startswith(f"aim368-{pid}--config-")
+    # A console role only for participants in the event's account.
+    assert not [r for r in stacks["alan-turing"].of_type(ROLE) if r.name.endswith("-console")]
+    # The event stack holds no one's resources, the shared retraining table included once.
+    assert not [r for r in stacks["event"].resources if r.name.endswith("-retrain")]
+    for pid in ALL:
+        assert not [r for r in stacks[pid].resources if r.name == "aim368-retraining"]
+
+
+def test_single_stack_lists_what_the_fleet_console_reads_per_participant(stacks):
+    participants = stacks["single"].outputs["participants"]
+    assert all(set(CONSOLE_NAMES) <= set(participants[pid]) for pid in ALL)
+
+
+def settings_of(program: Program, participant: str) -> dict:
+    """The settings.json a participant's notebook is created with."""
+    [lifecycle] = [r for r in program.within(f"{participant}-lab2") if r.type == LIFECYCLE]
+    script = base64.b64decode(lifecycle.inputs["onCreate"]).decode()
+    return json.loads(re.search(r"<<'SETTINGS'\n(.*?)\nSETTINGS", script, re.DOTALL).group(1))
+
+
+def directory_records(event: Program) -> list[dict]:
+    [directory] = [r for r in event.resources if r.name == "aim368-portal-directory"]
+    return list(json.loads(reveal(directory.inputs["content"]))["participants"].values())
+
+
+def test_the_portal_finds_a_participant_stacks_bucket_through_its_parameter(stacks):
+    records = {r["id"]: r for r in directory_records(stacks["event"])}
+    portal_policy = str([json.loads(p.inputs["policy"]) for p in stacks["event"].of_type(ROLE_POLICY)
+                         if p.name.startswith("aim368-portal")])
+    for pid in ("ada-lovelace", "grace-hopper"):
+        [parameter] = stacks[pid].of_type(PARAMETER)
+        [bucket] = stacks[pid].of_type(BUCKET)
+        assert parameter.inputs["insecureValue"] == bucket.state["bucket"]
+        assert records[pid]["bucket_parameter"] == parameter.inputs["name"]
+        assert "bucket" not in records[pid]
+        assert parameter.state["arn"] in portal_policy
+        # The portal may list their bucket: a pattern exactly 7 characters past the logical name.
+        assert f"arn:aws:s3:::aim368-{pid}-samples-???????" in portal_policy
+        assert re.fullmatch(fnmatch.translate(f"aim368-{pid}-samples-???????"),
+                            bucket.state["bucket"])
+    # In one stack the record names the bucket itself; the parameter is declared all the same.
+    single = {r["id"]: r for r in directory_records(stacks["single"])}
+    assert single["ada-lovelace"]["bucket"].startswith("aim368-ada-lovelace-samples-")
+    assert "bucket_parameter" not in single["ada-lovelace"]
+
+
+def test_the_event_stack_ends_the_event_for_participant_stacks(stacks):
+    event = stacks["event"]
+    notebooks = {json.loads(s.inputs["target"]["input"])["NotebookInstanceName"]
+                 for s in event.of_type(SCHEDULE) if s.name.endswith("-end-notebook")}
+    assert notebooks == {f"aim368-{pid}-notebook" for pid in ALL}
+    [policy] = [p for p in event.of_type(ROLE_POLICY) if p.name == "aim368-end-of-event-01-policy"]
+    resources = {r for s in json.loads(policy.inputs["policy"])["Statement"] for r in s["Resource"]}
+    # The ARNs the event stack computes are those of the participant stacks' own resources.
+    for pid in ("ada-lovelace", "grace-hopper"):
+        mine = stacks[pid]
+        assert mine.of_type("aws:sagemaker/notebookInstance:NotebookInstance")[0].state["arn"] \
+            in resources
+        assert mine.of_type("aws:sagemaker/endpoint:Endpoint")[0].state["arn"] in resources
 
 
 def test_a_participant_in_their_own_account_gets_that_accounts_provider(stacks):
