@@ -208,6 +208,9 @@ def test_the_portal_finds_a_participant_stacks_bucket_through_its_parameter(stac
         assert f"arn:aws:s3:::aim368-{pid}-samples-???????" in portal_policy
         assert re.fullmatch(fnmatch.translate(f"aim368-{pid}-samples-???????"),
                             bucket.state["bucket"])
+        others = [stacks[o].of_type(BUCKET)[0].state["bucket"] for o in ALL if o != pid]
+        assert not [b for b in others
+                    if re.fullmatch(fnmatch.translate(f"aim368-{pid}-samples-???????"), b)]
     # In one stack the record names the bucket itself; the parameter is declared all the same.
     single = {r["id"]: r for r in directory_records(stacks["single"])}
     assert single["ada-lovelace"]["bucket"].startswith("aim368-ada-lovelace-samples-")
