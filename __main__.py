@@ -232,7 +232,9 @@ def event_parts() -> None:
                         edge=config.edge, leaderboard=config.leaderboard, feed=config.feed,
                         drift=config.drift, logs=config.logs, window=config.schedule,
                         leaderboard_reserved_concurrency=config.capacity.leaderboard_reserved_concurrency,
-                        region=config.region),
+                        region=config.region,
+                        retraining_table_name=retraining_table.table_name,
+                        retraining_table_arn=retraining_table.table_arn),
         opts=shared_opts)
     resolve_leaderboard_url(scoring.leaderboard_url)
     monitoring = Monitoring(f"{event}-monitoring",

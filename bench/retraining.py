@@ -52,34 +52,31 @@ def run_loop(window_minutes: int, baseline_artifact: bytes) -> dict:
     import boto3
     from moto import mock_aws
 
-    from handlers import retraining, retraining_data, served_model
-    from tests.test_retraining import BASELINE_KEY, IMAGE, SHARED, environment, names
+    from handlers import retraining, served_model
     from tools.local_retraining import LocalLoop
     from tools.local_sagemaker import EmulatedRuntime, emulate_sagemaker
+    from tools.retraining_world import (
+        BASELINE_KEY,
+        SHARED,
+        create_table,
+        environment,
+        names,
+        put_samples,
+        serve_baseline,
+    )
 
     with mock_aws(), emulate_sagemaker():
         s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
-        table = boto3.resource("dynamodb").create_table(
-            TableName="aim368-retraining", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "participant", "KeyType": "HASH"},
-                       {"AttributeName": "record", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "participant", "AttributeType": "S"},
-                                  {"AttributeName": "record", "AttributeType": "S"}])
+        table = create_table()
         n = names("ada")
         for bucket in (SHARED, n["bucket"]):
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=SHARED, Key=BASELINE_KEY, Body=baseline_artifact)
         count = window_minutes * 60 * SAMPLES_PER_SECOND
-        drifted = fc_samples.generate(count, 1000 + window_minutes, "peak-season")
-        s3.put_object(Bucket=n["bucket"], Key=retraining_data.hour_prefix(
-            "samples/", datetime.now(UTC)) + "stream-0",
-            Body="".join(map(fc_samples.encode, drifted)).encode())
-        sagemaker.create_model(ModelName="m", ExecutionRoleArn=n["role"], PrimaryContainer={
-            "Image": IMAGE, "ModelDataUrl": f"s3://{SHARED}/{BASELINE_KEY}"})
-        sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1,
-            "InstanceType": "ml.c5.large"}])
-        sagemaker.create_endpoint(EndpointName=n["endpoint"], EndpointConfigName="c")
+        put_samples(s3, n["bucket"], fc_samples.generate(count, 1000 + window_minutes,
+                                                         "peak-season"),
+                    datetime.now(UTC), "stream-0")
+        serve_baseline(sagemaker, "ada")
         runtime = EmulatedRuntime()
         loop = LocalLoop(environment("ada", window_minutes=max(window_minutes, 5)),
                          retraining.Clients(sagemaker, runtime, s3, table))

@@ -6,6 +6,7 @@
   EventBridge Scheduler schedule per shard, bounded by the event's window, whose input
   names its shard's URLs; components/parts/schedule.py);
 - the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch;
+  it also reads (Scan only) the retraining table, for the "retrained" markers;
 - the scoring secret: the randomness the edge's samples come from, generated at the first
   deploy, readable by the edge's role only, never exported.
 """
@@ -71,6 +72,9 @@ class LiveScoringArgs:
     window: ScheduleConfig | None = None  # the event's window; None: no bounds
     leaderboard_reserved_concurrency: int = 10  # leaderboardReservedConcurrency; 0: none
     region: str = "us-east-1"  # where the stages the edge calls live
+    # The event's RetrainingTable (components/retraining.py): the leaderboard's markers.
+    retraining_table_name: pulumi.Input[str] | None = None
+    retraining_table_arn: pulumi.Input[str] | None = None
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -188,9 +192,8 @@ class LiveScoring(pulumi.ComponentResource):
         for index, group in enumerate(shards(args.participants, args.edge.shard_size)):
             schedule.every_minute(
                 f"{args.event}-fc-edge-shard-{index + 1:02d}", self._edge, role,
-                pulumi.Output.json_dumps({
-                    "shard": index,
-                    "targets": [{"participant": p.id, "url": p.url} for p in group]}),
+                pulumi.Output.json_dumps(edge_limits.shard_input(
+                    index, [{"participant": p.id, "url": p.url} for p in group])),
                 bounds, "Runs the FC edge's traffic for one shard, inside the event's window",
                 self)
 
@@ -202,7 +205,10 @@ class LiveScoring(pulumi.ComponentResource):
             logical_name=f"{args.event}-leaderboard", function_name=f"{args.event}-leaderboard",
             module=leaderboard,
             statements=[iam.allow(["dynamodb:Query"], [self._table.arn]),
-                        iam.allow(["ssm:GetParameter"], [reveal.arn])],
+                        iam.allow(["ssm:GetParameter"], [reveal.arn]),
+                        # One Scan per refresh for every participant's marker (no writes).
+                        *([iam.allow(["dynamodb:Scan"], [args.retraining_table_arn])]
+                          if args.retraining_table_arn is not None else [])],
             environment=leaderboard.Settings(
                 table_name=self._table.name, event=args.event,
                 window_minutes=args.leaderboard.window_minutes,
@@ -211,7 +217,8 @@ class LiveScoring(pulumi.ComponentResource):
                 failing_error_rate=FAILING_ERROR_RATE,
                 refresh_seconds=LEADERBOARD_REFRESH_SECONDS,
                 reveal_private=args.leaderboard.reveal_private,
-                reveal_parameter=reveal.name),
+                reveal_parameter=reveal.name,
+                retraining_table=args.retraining_table_name),
             timeout=15, memory_size=512,
             # Behind the CDN the function sees about one request per TTL per edge location;
             # the cap only bounds what a cache-busting loop can cost (0: no reservation).

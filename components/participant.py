@@ -119,6 +119,7 @@ class ParticipantLabs(pulumi.ComponentResource):
                            baseline_model_key=shared.baseline_model_key,
                            rmse_alarm_name=rmse_alarm_name(names.event, participant),
                            allowed_instance_types=config.endpoint.training_types,
+                           hosting_instance_types=config.endpoint.hosting_types,
                            retraining=config.retraining, logs=config.logs),
             opts=child_of(self))
         if not args.own_account:

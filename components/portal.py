@@ -34,7 +34,7 @@ from components.parts.lambda_function import (
 from components.parts.options import child_of, invoke_of
 from components.parts.private_bucket import private_bucket
 from event.config import LeaderboardConfig, LogsConfig, PortalConfig
-from event.names import AUTONAME_SUFFIX_CHARS, ParticipantNames
+from event.names import ParticipantNames
 from handlers import portal
 
 DIRECTORY_KEY = "portal/directory.json"
@@ -149,43 +149,44 @@ class Portal(pulumi.ComponentResource):
                                     f":{kind}/", name)
 
     def _statements(self, bucket: aws.s3.Bucket) -> list[dict[str, Any]]:
-        """The portal role's permissions besides its logs, each on exact resources."""
+        """The portal role's permissions besides its logs.
+
+        Participants' resources are reached by the event's name shapes in the event's account
+        (`<event>-*-notebook`, ...), not by a list of every participant's ARNs: such a list
+        grows by about 380 characters per participant and passes IAM's 10,240 characters of
+        inline policy per role at about 25 participants (preflight measured 114,624 at 300).
+        The shapes match only declared participant resources (shared names never end in these
+        suffixes, and participants cannot create notebooks, endpoints, buckets or roles);
+        which participant a request may touch is decided by the join code (handlers/portal.py).
+        """
         args = self._args
-        local = [p for p in args.participants if not p.account]
         statements = [
             iam.allow(["s3:GetObject"], [pulumi.Output.concat(bucket.arn, "/", DIRECTORY_KEY)]),
             iam.allow(["dynamodb:Query"], [args.table_arn]),
         ]
-        if not local:  # everyone in their own account: nothing of theirs to reach from here
+        if all(p.account for p in args.participants):  # nothing of theirs to reach from here
             return statements
-        published = [ParticipantNames(args.event, p.id) for p in local if p.bucket_arn is None]
-        # A published bucket's ARN is unknown here: Pulumi auto-names it `<logical>-` and 7
-        # random characters, and `?` matches exactly one, so `<event>-<id>-samples-???????`
-        # is only that participant's (any other id's names are longer or differ before it).
-        buckets = [p.bucket_arn for p in local if p.bucket_arn is not None] + [
-            f"arn:aws:s3:::{names.bucket}-{'?' * (AUTONAME_SUFFIX_CHARS - 1)}"
-            for names in published]
-        statements.append(iam.allow(
-            ["s3:ListBucket"], buckets,
-            condition={"StringLike": {"s3:prefix": [f"{SAMPLES_PREFIX}*"]}}))
-        if published:
-            statements.append(iam.allow(["ssm:GetParameter"], [
-                pulumi.Output.concat(f"arn:aws:ssm:{args.region}:", self._account,
-                                     f":parameter{names.samples_bucket_parameter}")
-                for names in published]))
+        shape = ParticipantNames(args.event, "*")
+        if any(p.bucket is None for p in args.participants if not p.account):
+            # Participant stacks publish their bucket's name (components/participant.py).
+            statements.append(iam.allow(["ssm:GetParameter"], [pulumi.Output.concat(
+                f"arn:aws:ssm:{args.region}:", self._account,
+                f":parameter{shape.samples_bucket_parameter}")]))
         return statements + [
+            # Sample buckets are auto-named: `<event>-<id>-samples-<7 random characters>`.
+            iam.allow(["s3:ListBucket"], [f"arn:aws:s3:::{shape.bucket}-*"],
+                      condition={"StringLike": {"s3:prefix": [f"{SAMPLES_PREFIX}*"]}}),
             iam.allow(["sagemaker:DescribeNotebookInstance", "sagemaker:StartNotebookInstance",
                        "sagemaker:CreatePresignedNotebookInstanceUrl"],
-                      [self._sagemaker("notebook-instance", p.notebook) for p in local]),
-            iam.allow(["sagemaker:DescribeEndpoint"],
-                      [self._sagemaker("endpoint", p.endpoint) for p in local]),
+                      [self._sagemaker("notebook-instance", shape.notebook)]),
+            iam.allow(["sagemaker:DescribeEndpoint"], [self._sagemaker("endpoint", shape.endpoint)]),
             # The status names the model behind the endpoint: its configuration is one of
-            # the participant's own, all named under their prefix.
+            # the participant's own, all named in their owned shape `<event>-<id>--*`.
             iam.allow(["sagemaker:DescribeEndpointConfig"],
-                      [self._sagemaker("endpoint-config",
-                                       f"{ParticipantNames(args.event, p.id).prefix}-*")
-                       for p in local]),
-            iam.allow(["sts:AssumeRole"], [self._console_role(p) for p in local]),
+                      [self._sagemaker("endpoint-config", f"{shape.owned_prefix}*")]),
+            iam.allow(["sts:AssumeRole"],
+                      [pulumi.Output.concat("arn:aws:iam::", self._account, ":role/",
+                                            shape.console_role)]),
         ]
 
     def _function(self, bucket: aws.s3.Bucket,

@@ -95,7 +95,8 @@ class RetrainingArgs:
     shared_bucket_arn: pulumi.Input[str]
     baseline_model_key: pulumi.Input[str]
     rmse_alarm_name: str  # the participant's RMSE alarm (components/monitoring.py)
-    allowed_instance_types: list[str]
+    allowed_instance_types: list[str]  # training types: the jobs it starts
+    hosting_instance_types: list[str]  # hosting types: the configurations it promotes with
     retraining: RetrainingConfig
     logs: LogsConfig
 
@@ -195,21 +196,23 @@ class Retraining(pulumi.ComponentResource):
         tagged = {"StringEquals": {"aws:RequestTag/Participant": names.participant,
                                    "aws:RequestTag/Event": names.event},
                   "ForAllValues:StringEquals": {"aws:TagKeys": list(TAG_KEYS)}}
-        allowed = {"sagemaker:InstanceTypes": list(args.allowed_instance_types)}
 
-        def create(action: str, resource, instance_types: bool) -> dict:
+        def create(action: str, resource, instance_types: list[str] | None) -> dict:
+            # A candidate trains on a training type and is served on the endpoint's own
+            # (hosting) type: ml.c5.large, the default endpoint type, is no training type.
+            sized = {"sagemaker:InstanceTypes": list(instance_types)} if instance_types else {}
             condition = {"StringEquals": dict(tagged["StringEquals"]),
                          "ForAllValues:StringEquals": {**tagged["ForAllValues:StringEquals"],
-                                                       **(allowed if instance_types else {})}}
+                                                       **sized}}
             return iam.allow([action], [resource], condition=condition)
 
         bucket = args.bucket_arn
         samples = pulumi.Output.concat(bucket, "/", SAMPLES_PREFIX, "*")
         attempts = pulumi.Output.concat(bucket, "/", retraining_data.ATTEMPTS_PREFIX, "*")
         return [
-            create("sagemaker:CreateTrainingJob", jobs, instance_types=True),
-            create("sagemaker:CreateEndpointConfig", configs, instance_types=True),
-            create("sagemaker:CreateModel", models, instance_types=False),
+            create("sagemaker:CreateTrainingJob", jobs, args.allowed_instance_types),
+            create("sagemaker:CreateEndpointConfig", configs, args.hosting_instance_types),
+            create("sagemaker:CreateModel", models, None),
             # Tags only as part of those creates (sagemaker:TaggingAction names the create).
             iam.allow(["sagemaker:AddTags"], [jobs, models, configs], condition={
                 "StringEquals": {**tagged["StringEquals"],

@@ -22,6 +22,11 @@ EVENTBRIDGE_INPUT_CHARS = 8_192  # a target's constant Input
 FLUSH_SECONDS_PER_PARTICIPANT = 0.2
 STARTUP_SECONDS = 5
 API_ID_CHARS = 10  # API Gateway REST API ids
+# EventBridge Scheduler replaces this keyword in a target's Input with the time the run was
+# scheduled for (docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html):
+# a late or retried run then scores the minute it was meant for, with that minute's samples,
+# and the flush's first-run-wins condition drops the retry instead of counting it again.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 
 
 def per_participant_in_flight(rate: int, timeout_s: float) -> int:
@@ -38,13 +43,18 @@ def live_inference_url(api_id: str, region: str, stage: str) -> str:
     return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}/liveinference"
 
 
+def shard_input(shard: int, targets: list) -> dict:
+    """A shard's scheduled Input: the edge's event (handlers/edge_traffic.handle)."""
+    return {"shard": shard, "time": SCHEDULED_TIME, "targets": targets}
+
+
 def target_input_chars(shard_size: int, id_chars: int, region: str, shard: int = 999) -> int:
     """The longest EventBridge Input a shard can have: every id as long as allowed (the
     stage is named after the id), serialised as the component does (json.dumps)."""
     participant = "p" * id_chars
     url = live_inference_url("a" * API_ID_CHARS, region, participant)
-    return len(json.dumps({"shard": shard, "targets": [{"participant": participant, "url": url}]
-                           * shard_size}))
+    return len(json.dumps(shard_input(shard, [{"participant": participant, "url": url}]
+                                      * shard_size)))
 
 
 def run_seconds(shard_size: int, timeout_s: float, period: int = PERIOD_SECONDS) -> float:

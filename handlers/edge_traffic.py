@@ -78,9 +78,6 @@ class Settings(Environment):
     sign_requests: bool = False  # SigV4-sign requests (stages that require IAM auth)
     drift_start: str = ""  # ISO 8601; the FC drifts from then on, if set
     drift_profile: str = fc_samples.DEFAULT_DRIFT_PROFILE
-    # Declared by components/live_scoring.py (branch b11i); read by the edge (branch b11e).
-    scoring_secret_arn: str = ""  # Secrets Manager secret of the scoring randomness
-    sign_requests: bool = False  # SigV4-sign the GETs (the stages require AWS_IAM)
 
 
 _secret = scoring_secret.SecretCache(lambda: clients.client("secretsmanager"))

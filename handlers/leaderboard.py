@@ -20,6 +20,12 @@ Until the reveal the private score is not served at all. The reveal is an SSM pa
 (`reveal_parameter`, "true"/"false") the organizer flips; it is read at most every
 REVEAL_TTL_SECONDS, and `reveal_private` is the answer when it cannot be read.
 A malformed item (a field that is not a finite, plausible number) is skipped and logged.
+
+Retraining (the fifth lab) shows as a marker, "retrained x2": promoted attempts per
+participant, read from the event's retraining table (`retraining_table`; handlers/
+retraining_store.py writes one `attempt#<job>` item per attempt). That table is small (a
+few items per participant), so one paged Scan serves every participant, at most every
+RETRAINING_TTL_SECONDS per execution environment: its reads do not grow with the viewers.
 """
 
 from __future__ import annotations
@@ -55,6 +61,11 @@ MAX_PLAUSIBLE = 1e18  # larger than any real sum over a day; anything beyond is 
 VIEWS = ("projector", "list")
 MAX_ID_CHARS = 64
 PRIVATE_FIELDS = ("private_event_rmse", "private_successes")
+RETRAINING_TTL_SECONDS = 30  # an attempt takes minutes (a training job): this is fresh enough
+ATTEMPT_PREFIX = "attempt#"  # handlers/retraining_store.py's attempt items
+# What handlers/retraining.py decides, as the page says it.
+DECISIONS = {"promoted": "promoted", "kept": "kept", "job_failed": "job failed",
+             "job_stopped": "job stopped", "not_started": "not started", "error": "error"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class Settings(Environment):
     reveal_parameter: str = ""  # SSM parameter holding "true"/"false": the organizer's switch
     result_ttl_seconds: int = 5  # one build serves every request for this long
     page_seconds: int = 8  # the projector view turns a page this often
+    retraining_table: str = ""  # the event's retraining table: "retrained" markers; "": none
 
 
 def minutes_back(now: datetime, count: int) -> list[str]:
@@ -84,6 +96,7 @@ class Reads:
 
     def __init__(self):
         self.queries = self.items = 0
+        self.scans = 0  # of the retraining table
 
 
 def _query(table, reads: Reads, minute: str, participant: str | None = None,
@@ -180,6 +193,7 @@ class MinuteCache:
     window: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     roster: tuple[float, dict[str, str]] | None = None
     reveal: tuple[float, bool] | None = None
+    retraining: tuple[float, dict[str, dict]] | None = None
     built: tuple[tuple, float, dict] | None = None
 
     def reset_for(self, table_name: str) -> None:
@@ -223,10 +237,99 @@ def _roster(table, reads: Reads, cache: MinuteCache, clock: float) -> dict[str, 
     return names
 
 
+# --- Retraining markers ---------------------------------------------------------------------
+
+
+def _retraining_number(item: Mapping[str, Any], name: str) -> float | None:
+    if name not in item:
+        return None
+    value = item[name]
+    if not isinstance(value, Mapping) or "N" not in value:
+        raise Malformed(f"{name} is not a number")
+    number = float(value["N"])
+    if not (math.isfinite(number) and 0 <= number <= MAX_PLAUSIBLE):
+        raise Malformed(f"{name}={value['N'][:40]} is out of range")
+    return number
+
+
+def parse_attempt(item: Mapping[str, Any]) -> tuple[str, str, dict]:
+    """(participant, record, attempt) of a raw finished attempt; Malformed says what is wrong."""
+    participant = item.get("participant", {}).get("S")
+    record = item.get("record", {}).get("S")
+    if not participant or not isinstance(record, str) or not record.startswith(ATTEMPT_PREFIX):
+        raise Malformed("not an attempt")
+    decision = item.get("decision", {}).get("S")
+    if decision not in DECISIONS:
+        raise Malformed(f"decision {str(decision)[:40]!r} is not one of {', '.join(DECISIONS)}")
+    return participant, record, {"decision": decision,
+                                 "current_rmse": _retraining_number(item, "current_rmse"),
+                                 "candidate_rmse": _retraining_number(item, "candidate_rmse")}
+
+
+def markers(items: list[dict]) -> dict[str, dict]:
+    """Per participant with at least one promotion: how many, and their latest attempt
+    (job names end in their start time, so the greatest record is the latest)."""
+    promotions: dict[str, int] = {}
+    latest: dict[str, tuple[str, dict]] = {}
+    for item in items:
+        try:
+            participant, record, attempt = parse_attempt(item)
+        except (Malformed, ValueError, TypeError, AttributeError) as error:
+            log("leaderboard_malformed_retraining_item",
+                participant=str((item.get("participant") or {}).get("S"))[:80],
+                record=str((item.get("record") or {}).get("S"))[:120], problem=str(error)[:200])
+            continue
+        promotions[participant] = promotions.get(participant, 0) + (
+            attempt["decision"] == "promoted")
+        if participant not in latest or record > latest[participant][0]:
+            latest[participant] = (record, attempt)
+    return {p: {"promotions": count, "last_decision": latest[p][1]["decision"],
+                "last_current_rmse": latest[p][1]["current_rmse"],
+                "last_candidate_rmse": latest[p][1]["candidate_rmse"]}
+            for p, count in promotions.items() if count}
+
+
+def _retraining(table, reads: Reads, cache: MinuteCache, clock: float) -> dict[str, dict]:
+    """Every participant's marker from one (paged) Scan of the retraining table, kept
+    RETRAINING_TTL_SECONDS. Unreadable: the last markers stay (logged); the board is served."""
+    if table is None:
+        return {}
+    if cache.retraining and cache.retraining[0] > clock:
+        return cache.retraining[1]
+    # Only finished attempts, only what the marker needs (a filter and a projection cut
+    # what is sent and parsed; DynamoDB bills the Scan on the items it reads either way).
+    request: dict[str, Any] = {
+        "TableName": table.name,
+        "FilterExpression": "begins_with(#r, :attempt) AND #s = :done",
+        "ProjectionExpression": "#p, #r, #d, #c, #k",
+        "ExpressionAttributeNames": {"#p": "participant", "#r": "record", "#s": "status",
+                                     "#d": "decision", "#c": "current_rmse",
+                                     "#k": "candidate_rmse"},
+        "ExpressionAttributeValues": {":attempt": {"S": ATTEMPT_PREFIX}, ":done": {"S": "done"}}}
+    client, items = _plain_client(table), []
+    try:
+        while True:
+            page = client.scan(**request)
+            reads.scans += 1
+            reads.items += len(page["Items"])
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found = markers(items)
+    except (ClientError, BotoCoreError) as error:
+        log("leaderboard_retraining_unreadable", table=table.name, error=type(error).__name__)
+        found = cache.retraining[1] if cache.retraining else {}
+    cache.retraining = (clock + RETRAINING_TTL_SECONDS, found)
+    return found
+
+
 def build(table, settings: Settings, now: datetime, reveal: bool | None = None,
-          cache: MinuteCache | None = None, reads: Reads | None = None) -> dict:
+          cache: MinuteCache | None = None, reads: Reads | None = None,
+          retraining=None) -> dict:
     """The leaderboard's data: rows ranked live (public window) or, revealed, final
-    (private, whole event). Before the reveal no row holds a private field."""
+    (private, whole event). Before the reveal no row holds a private field. `retraining`:
+    the retraining table (a boto3 Table), for the markers; None: no markers."""
     cache = _cache if cache is None else cache
     reads = Reads() if reads is None else reads
     reveal = settings.reveal_private if reveal is None else reveal
@@ -234,6 +337,7 @@ def build(table, settings: Settings, now: datetime, reveal: bool | None = None,
     history = minutes_back(now, settings.history_minutes)
     window_minutes = history[:settings.window_minutes]
     names = _roster(table, reads, cache, now.timestamp())
+    retrained = _retraining(retraining, reads, cache, now.timestamp())
 
     cache.evict(set(history[CLOSED_AFTER_MINUTES:]))
     for minute in [m for m in cache.window if m not in window_minutes]:
@@ -264,8 +368,10 @@ def build(table, settings: Settings, now: datetime, reveal: bool | None = None,
                 for i, value in enumerate(_totals_of(per[participant])):
                     running[i] += value
         total = {f: v / SCALE for f, v in zip(TOTAL_FIELDS, running)}
-        rows.append(scoring.leaderboard_row(participant, name, window, total,
-                                            settings.failing_error_rate))
+        row = scoring.leaderboard_row(participant, name, window, total,
+                                      settings.failing_error_rate)
+        row["retrained"] = retrained.get(participant)
+        rows.append(row)
     ranked = scoring.rank(rows, settings.min_successes, scoring.FINAL if reveal else scoring.LIVE)
     if not reveal:
         for row in ranked:
@@ -350,6 +456,7 @@ PAGE = """<!DOCTYPE html>
  .badge{display:inline-block;max-width:100%;overflow:hidden;text-overflow:ellipsis;
         vertical-align:middle;padding:.1em .5em;border-radius:.5em;font-size:.85em;font-weight:700}
  .healthy{background:#166534}.failing{background:#991b1b}.none{background:#475569}
+ .retrained{background:#6d28d9;margin-left:.3em}
  tr.off{display:none}
 </style></head>
 <body data-view="__VIEW__">
@@ -379,6 +486,20 @@ function fmt(v, digits, suffix) {
                                        minimumFractionDigits: digits}) + (suffix || "");
 }
 function statusText(r) { return r.reason ? r.status + ": " + r.reason : r.status; }
+const DECISIONS = __DECISIONS__;
+function retrainedText(r) { return "retrained \u00d7" + r.retrained.promotions; }
+function lastAttemptText(m) {
+  const rmse = v => v === null || v === undefined ? "?" : fmt(v, 1);
+  return "last retraining: " + (DECISIONS[m.last_decision] || "?") +
+    (m.last_decision === "promoted" ? " (RMSE " + rmse(m.last_current_rmse) + " \u2192 " +
+     rmse(m.last_candidate_rmse) + " ms)" : m.last_candidate_rmse === null ||
+     m.last_candidate_rmse === undefined ? "" : " (candidate " + rmse(m.last_candidate_rmse) +
+     " ms, current " + rmse(m.last_current_rmse) + " ms)");
+}
+function retrainedBadge(r) {
+  return r.retrained ? ' <span class="badge retrained" title="' + esc(lastAttemptText(r.retrained)) +
+    '">' + esc(retrainedText(r)) + "</span>" : "";
+}
 function badge(r) {
   const cls = r.status === "healthy" ? "healthy" : r.status === "failing" ? "failing" : "none";
   return '<span class="badge ' + cls + '" title="' + esc(statusText(r)) + '">' +
@@ -393,7 +514,7 @@ function rowHtml(r) {
     fmt(event, 1) + '</td><td class="num">' + fmt(r.requests, 0) + '</td><td class="num">' +
     (r.error_rate === null ? "&ndash;" : fmt(100 * r.error_rate, 1, "%")) +
     '</td><td class="num">' + fmt(r.p50_latency_ms, 0, " ms") + "</td><td>" + badge(r) +
-    "</td></tr>";
+    retrainedBadge(r) + "</td></tr>";
 }
 function youHtml() {
   if (!ME) { return ""; }
@@ -401,7 +522,8 @@ function youHtml() {
   if (!r) { return "No participant " + esc(ME) + " on this board."; }
   return "You: " + esc(r.name) + " &middot; " + (r.rank === null ? "not ranked yet (" +
     data.min_successes + " good answers in the window)" : "rank " + r.rank + " of " +
-    data.rows.filter(x => x.rank !== null).length) + " &middot; " + esc(statusText(r));
+    data.rows.filter(x => x.rank !== null).length) + " &middot; " + esc(statusText(r)) +
+    (r.retrained ? " &middot; " + esc(retrainedText(r) + ", " + lastAttemptText(r.retrained)) : "");
 }
 function render() {
   document.getElementById("meta").textContent = "Ranking: " + data.ranking + " \\u00b7 updated " +
@@ -456,6 +578,35 @@ def status_text(row: dict) -> str:
     return f"{row['status']}: {row['reason']}" if row.get("reason") else row["status"]
 
 
+def _rmse_text(value: float | None) -> str:
+    return "?" if value is None else f"{value:,.1f}"
+
+
+def retrained_text(marker: dict) -> str:
+    return f"retrained \u00d7{marker['promotions']}"
+
+
+def last_attempt_text(marker: dict) -> str:
+    """The participant's latest retraining attempt, as the page says it (plain text)."""
+    decision = DECISIONS.get(marker["last_decision"], "?")
+    before, after = marker["last_current_rmse"], marker["last_candidate_rmse"]
+    if marker["last_decision"] == "promoted":
+        detail = f" (RMSE {_rmse_text(before)} \u2192 {_rmse_text(after)} ms)"
+    elif after is not None:
+        detail = f" (candidate {_rmse_text(after)} ms, current {_rmse_text(before)} ms)"
+    else:
+        detail = ""
+    return f"last retraining: {decision}{detail}"
+
+
+def _retrained_badge(row: dict) -> str:
+    marker = row.get("retrained")
+    if not marker:
+        return ""
+    return (f' <span class="badge retrained" title="{esc(last_attempt_text(marker))}">'
+            f'{esc(retrained_text(marker))}</span>')
+
+
 def _row_html(row: dict, revealed_: bool, me: str | None) -> str:
     cls = {"healthy": "healthy", "failing": "failing"}.get(row["status"], "none")
     classes = " ".join(c for c in ("top" if row["rank"] == 1 else "",
@@ -471,7 +622,8 @@ def _row_html(row: dict, revealed_: bool, me: str | None) -> str:
             f'<td class="num">{row["requests"]:,}</td>'
             f'<td class="num">{_cell(rate, 1, "%")}</td>'
             f'<td class="num">{_cell(row["p50_latency_ms"], 0, " ms")}</td>'
-            f'<td><span class="badge {cls}" title="{status}">{status}</span></td></tr>')
+            f'<td><span class="badge {cls}" title="{status}">{status}</span>'
+            f'{_retrained_badge(row)}</td></tr>')
 
 
 def _you_html(data: dict, me: str | None) -> str:
@@ -483,7 +635,13 @@ def _you_html(data: dict, me: str | None) -> str:
     ranked = sum(1 for r in data["rows"] if r["rank"] is not None)
     standing = (f"not ranked yet ({data['min_successes']} good answers in the window)"
                 if row["rank"] is None else f"rank {row['rank']} of {ranked}")
-    return f"You: {esc(row['name'])} &middot; {standing} &middot; {esc(status_text(row))}"
+    retrained = ""
+    if row.get("retrained"):
+        marker = row["retrained"]
+        retrained = (f" &middot; {esc(retrained_text(marker))}, "
+                     f"{esc(last_attempt_text(marker))}")
+    return (f"You: {esc(row['name'])} &middot; {standing} &middot; {esc(status_text(row))}"
+            f"{retrained}")
 
 
 def page(data: dict, refresh_seconds: int, view: str = "projector", me: str | None = None,
@@ -494,6 +652,7 @@ def page(data: dict, refresh_seconds: int, view: str = "projector", me: str | No
         "__EVENT__": esc(data["event"]), "__REFRESH__": str(int(refresh_seconds)),
         "__PAGE__": str(int(page_seconds)), "__VIEW__": esc(view), "__META__": meta,
         "__YOU__": _you_html(data, me), "__DATA__": script_json(data),
+        "__DECISIONS__": script_json(DECISIONS),
         "__ROWS__": "".join(_row_html(r, data["revealed"], me) for r in data["rows"])}
     return re.sub("|".join(replacements), lambda m: replacements[m.group(0)], PAGE)
 
@@ -535,7 +694,7 @@ def _error(status: int, message: str) -> dict:
 
 
 def current(table, settings: Settings, now: datetime, ssm, reads: Reads,
-            cache: MinuteCache | None = None) -> dict:
+            cache: MinuteCache | None = None, retraining=None) -> dict:
     """The built data, shared by every request for `result_ttl_seconds`."""
     cache = _cache if cache is None else cache
     cache.reset_for(table.name)
@@ -544,13 +703,14 @@ def current(table, settings: Settings, now: datetime, ssm, reads: Reads,
     key = (table.name, settings, reveal)
     if cache.built and cache.built[0] == key and cache.built[1] > clock:
         return cache.built[2]
-    data = build(table, settings, now, reveal, cache, reads)
+    data = build(table, settings, now, reveal, cache, reads, retraining)
     cache.built = (key, clock + settings.result_ttl_seconds, data)
     return data
 
 
 def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
-           now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict:
+           now: Callable[[], datetime] = lambda: datetime.now(UTC), retraining=None) -> dict:
+    """One request; `retraining` is the retraining table (None: no markers)."""
     started, reads = time.process_time(), Reads()
     path = event.get("rawPath") or event.get("path") or "/"
     method = (event.get("requestContext", {}).get("http", {}).get("method")
@@ -560,12 +720,12 @@ def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
         if method != "GET":
             response = _error(405, "read-only: use GET")
         elif path.rstrip("/").endswith("leaderboard.json"):
-            data = current(table, settings, now(), ssm, reads)
+            data = current(table, settings, now(), ssm, reads, retraining=retraining)
             response = respond(200, json.dumps(data), "application/json",
                                settings.result_ttl_seconds)
         elif path in ("/", "", "/index.html"):
             view, me = view_of(event)
-            data = current(table, settings, now(), ssm, reads)
+            data = current(table, settings, now(), ssm, reads, retraining=retraining)
             response = respond(200, page(data, settings.refresh_seconds, view, me,
                                          settings.page_seconds),
                                "text/html; charset=utf-8", settings.result_ttl_seconds)
@@ -577,7 +737,7 @@ def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
         failure = type(error).__name__
         response = _error(503, "the scores cannot be read right now; the page retries by itself")
     log("leaderboard", path=path[:100], method=method, status=response["statusCode"],
-        queries=reads.queries, items=reads.items, failure=failure,
+        queries=reads.queries, scans=reads.scans, items=reads.items, failure=failure,
         cpu_ms=round(1000 * (time.process_time() - started), 2))
     return response
 
@@ -585,8 +745,14 @@ def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
 _tables: dict[str, Any] = {}
 
 
+def _table(name: str):
+    if name not in _tables:  # one per execution environment
+        _tables[name] = boto3.resource("dynamodb").Table(name)
+    return _tables[name]
+
+
 def handler(event: dict, context: Any = None) -> dict:
     settings = Settings.from_environment(os.environ)
-    if settings.table_name not in _tables:  # one per execution environment
-        _tables[settings.table_name] = boto3.resource("dynamodb").Table(settings.table_name)
-    return handle(event, settings, _tables[settings.table_name], ssm=clients.client("ssm"))
+    return handle(event, settings, _table(settings.table_name), ssm=clients.client("ssm"),
+                  retraining=_table(settings.retraining_table) if settings.retraining_table
+                  else None)

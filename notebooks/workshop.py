@@ -308,15 +308,38 @@ def stop_job(name: str, settings: dict) -> None:
 
 # --- Lab 3: your live inference URL, as the FC's edge calls it ---------------------------
 
-# How the edge scores an answer (handlers/edge_traffic.classify): what each outcome means.
+# How the edge scores an answer (handlers/edge_traffic.classify with handlers/scoring.http_outcome;
+# tests/test_workshop_lab3.py keeps the two in step): what each outcome means.
 EDGE_OUTCOMES = {
     "ok": "200 with a finite duration_ms: scored by its error",
-    "http_4xx": "400-499: the request was refused (bad features, throttled)",
-    "http_5xx": "500-599: your function or endpoint failed (503: endpoint not in service)",
+    "no_api": "403 or 404: no stage at your URL (Lab 3 not deployed, or a wrong path)",
+    "throttled": "429: your stage's throttle refused the request",
+    "model_error": "502: your endpoint answered with an error (the model failed)",
+    "endpoint_timeout": "504: your endpoint did not answer in time",
+    "no_endpoint": "503: your endpoint is not in service (creating, updating, deleted)",
+    "endpoint_busy": "503 naming endpoint_busy: SageMaker throttled your endpoint",
+    "http_4xx": "another 400-499: the request was refused (bad features)",
+    "http_5xx": "another 500-599: your function failed",
     "timeout": "no answer within the edge's timeout",
     "unreachable": "the URL could not be reached at all",
     "bad_answer": "200 without a finite duration_ms, or another status",
 }
+_HTTP_DETAIL = {403: "no_api", 404: "no_api", 429: "throttled", 502: "model_error",
+                504: "endpoint_timeout"}
+
+
+def edge_outcome(status: int, payload: dict) -> str:
+    """The outcome class the edge would score this answer as."""
+    if status >= 400:
+        if status == 503:
+            named = payload.get("outcome") if isinstance(payload, dict) else None
+            return "endpoint_busy" if named == "endpoint_busy" else "no_endpoint"
+        return _HTTP_DETAIL.get(status, "http_4xx" if status < 500 else "http_5xx")
+    try:
+        value = float(payload["duration_ms"])
+    except (KeyError, TypeError, ValueError):
+        return "bad_answer"
+    return "ok" if status == 200 and math.isfinite(value) else "bad_answer"
 
 
 def call_live_inference(settings: dict, features: list[float], timeout: float = 5.0,
@@ -337,19 +360,6 @@ def call_live_inference(settings: dict, features: list[float], timeout: float = 
     except ValueError:
         payload = {"unreadable": body[:200].decode("utf-8", "replace")}
     return status, payload
-
-
-def edge_outcome(status: int, payload: dict) -> str:
-    """The outcome class the edge would score this answer as."""
-    if 400 <= status < 500:
-        return "http_4xx"
-    if status >= 500:
-        return "http_5xx"
-    try:
-        value = float(payload["duration_ms"])
-    except (KeyError, TypeError, ValueError):
-        return "bad_answer"
-    return "ok" if status == 200 and math.isfinite(value) else "bad_answer"
 
 
 def promote(result: TrainingResult, settings: dict, wait: bool = True) -> str:

@@ -306,9 +306,13 @@ def estimate(program: Program, prices: Prices, assumptions: Assumptions) -> Esti
     edge_writes = sum(runs * len(p.get("targets", [])) for _, runs, p in declared.scheduled())
     lines.append(Line("DynamoDB", f"{edge_writes:,.0f} writes/h", edge_writes * item_kb,
                       "write units", "dynamodb.write_unit"))
+    # Page views reach the leaderboard's URL; the portal's is opened a few times per
+    # participant (a handful of requests, well under a cent) and is not a viewer load.
     urls = program.of_type("aws:lambda/functionUrl:FunctionUrl")
     for url in urls:
         function = declared.by_name.get(url.inputs.get("functionName"))
+        if function and function.inputs.get("handler") != "handlers.leaderboard.handler":
+            continue
         refresh = float(getattr(function_settings(function), "refresh_seconds", 60))
         views = assumptions.leaderboard_viewers * 3600 / refresh
         read_units = views * 2 * math.ceil(participants * item_kb / 4) * 0.5

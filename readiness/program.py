@@ -160,7 +160,9 @@ def scheduled(program: Program) -> list[Scheduled]:
     rules = {physical_name(r): r for r in program.of_type(RULE)}
     for target in program.of_type(RULE_TARGET):
         rule = rules.get(target.inputs.get("rule"))
-        if rule is not None:
+        # Rules on an event pattern (alarms, job state changes) run when something happens,
+        # not on a schedule: they are no recurring load.
+        if rule is not None and rule.inputs.get("scheduleExpression"):
             found.append(Scheduled(target, target.inputs.get("arn", ""),
                                    runs_per_hour(rule.inputs.get("scheduleExpression", ""),
                                                  rule.inputs.get("state")),

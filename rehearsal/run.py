@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,10 @@ import yaml
 
 from event.roster import slugify
 from handlers import edge_traffic, fc_samples, publish_samples
+from rehearsal import faults as attacks
+from rehearsal import teardown
 from rehearsal.capacity import RunLoad, assess, attribute, cpu_times, steal_share
+from rehearsal.delivery import Account, account
 from rehearsal.endpoints import Deployed
 from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
@@ -38,6 +42,7 @@ from training.build import build_for_config
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "rehearsal.yaml"
 SLOW_ENDPOINT_SECONDS = 4.0  # beyond the edge's and the handler's timeouts
+EVENT = "rehearsal"  # the event name the rehearsal declares the program with
 
 
 @dataclass
@@ -120,6 +125,9 @@ class Outcome:
     leaderboard: dict = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # participant -> trained (loop only)
     retraining_lines: list[str] = field(default_factory=list)  # the summary's section
+    teardown: Any = None  # rehearsal.teardown.Teardown, after the final phase
+    accounts: dict[str, Account] = field(default_factory=dict)  # lost, duplicated by identity
+    floods: dict[str, attacks.FloodCount] = field(default_factory=dict)  # flood-rival
 
 
 def declare(settings: Settings, out: Path, program_path: Path) -> Program:
@@ -181,14 +189,17 @@ def collect(world: World, tap: Tap, settings: Settings, progress: Progress, outc
     summary = publisher.code().handle(scheduled_event(payload), compressed)
     outcome.published = summary["published"]
     progress.say(f"   published {outcome.published} samples to the FC topic")
+    published = set()
     for topic, functions in world.subscribers.items():
         for event in tap.deliveries(topic):
+            published.add(fc_samples.sample_id(event["Records"][0]["Sns"]["Message"]))
             for function in functions:
                 function.code().handle(event, function.settings())
     for participant in ids(settings):
         rows = _bucket_rows(world.program.outputs["participants"][participant]["bucket"])
         outcome.collected[participant] = rows
         outcome.delivered[participant] = len(rows)
+        outcome.accounts[participant] = account(published, map(fc_samples.sample_id, rows))
     progress.say("   delivered: " + ", ".join(f"{p} {n}" for p, n in outcome.delivered.items()))
 
 
@@ -275,6 +286,9 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             f"{api.base_url(path.path.split('/')[1])}{path.path}?{path.query}", timeout)
 
     secret_arn = world.scoring_secret_arn(targets[0][0].scoring_secret_arn)
+    rival = attacks.rivals(ids(settings))
+    flooders = [p for person, p in zip(settings.participants, ids(settings))
+                if person.fault == "flood-rival"]
     this_minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
     for run in range(settings.traffic_runs):
@@ -289,7 +303,12 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
         api.take_handlers()
         cpu_before = cpu_times()
         started = time.perf_counter()
-        with ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+        floods = [attacks.Flood(f"{api.base_url(rival[p])}/{rival[p]}/liveinference?features=1",
+                                p, rival[p]) for p in flooders]  # stage name = participant id
+        with contextlib.ExitStack() as flooding, \
+                ThreadPoolExecutor(len(targets)) as shards:  # EventBridge runs them concurrently
+            for flood in floods:
+                flooding.enter_context(flood)
             # Each compressed run stands for its own minute: its own period and samples.
             drift_start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat() if drifted else ""
             minute = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -299,6 +318,11 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
                                             scoring_secret_arn=secret_arn, drift_start=drift_start),
                                             fetcher=fetcher), targets))
         seconds = time.perf_counter() - started
+        for p, flood in zip(flooders, floods):
+            total = outcome.floods.setdefault(p, attacks.FloodCount(rival[p]))
+            total.sent += flood.count.sent
+            total.refused += flood.count.refused
+            total.admitted += flood.count.admitted
         delta = _difference(_aggregates(table), before)
         outcome.runs.append(delta)
         requests = sum(a["requests"] for a in delta.values())
@@ -331,11 +355,13 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     (out / "leaderboard.json").write_text(json.dumps(outcome.leaderboard, indent=2))
     (out / "leaderboard.html").write_text(leaderboard.code().page(outcome.leaderboard, 10))
     draw_dashboard(outcome, settings, out / "dashboard.png")
-    lost = {p: outcome.published - n for p, n in outcome.delivered.items()}
-    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket"]
+    lost = {p: a.lost for p, a in outcome.accounts.items()}
+    duplicated = sum(a.duplicated for a in outcome.accounts.values())
+    lines = ["", "Delivery (Lab 1): samples published vs rows in each bucket, by sample identity"]
     lines += [f"  {p:24s} {outcome.published:6d} published  {n:6d} delivered  {lost[p]:4d} lost"
+              f"  {outcome.accounts[p].duplicated:4d} duplicated"
               for p, n in outcome.delivered.items()]
-    lines.append(f"  samples lost in total: {sum(lost.values())}")
+    lines.append(f"  samples lost in total: {sum(lost.values())}; duplicated in total: {duplicated}")
     total = {p: scoring.merge(run.get(p, scoring.empty()) for run in outcome.runs)
              for p in outcome.delivered}
     failing_rate = leaderboard.settings().failing_error_rate
@@ -364,6 +390,17 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                      f"noise floor {fc_samples.noise_floor(fc_samples.NORMAL):.0f} -> "
                      f"{fc_samples.noise_floor(drifted):.0f} ms")
     lines += outcome.retraining_lines
+    faults = {p: person.fault for person, p in zip(settings.participants, ids(settings))}
+    judged = attacks.Verdicts([], [])
+    if any(fault in attacks.ATTACKS for fault in faults.values()):
+        edge = next(f.settings() for f in world.functions.values()
+                    if f.module == edge_traffic.__name__)
+        judged = attacks.verdicts(faults, total, outcome.floods, float(edge.timeout_ms),
+                                  any(load.saturated for load in outcome.loads))
+        lines += ["", "Attacks: the attacker handled as designed, everyone else unaffected"]
+        lines += [f"  {line}" for line in judged.lines]
+    if outcome.teardown is not None:
+        lines += outcome.teardown.lines()
     lines += ["", "Final leaderboard"]
     lines += [f"  {r['rank'] or '-':>2} {r['name']:24s} "
               + _board_status(r["status"], verdicts.get(r["participant"]))
@@ -376,8 +413,14 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     (out / "summary.txt").write_text(text + "\n")
     write_capacity(out / "capacity.json", outcome, verdicts, progress.timings)
     progress.say(text)
-    if sum(lost.values()):
-        progress.say(f"FAILED: {sum(lost.values())} samples were lost")
+    failures = ([f"{sum(lost.values())} samples were lost"] if sum(lost.values()) else []) \
+        + ([f"{duplicated} samples were duplicated"] if duplicated else []) + judged.failures
+    if failures:
+        progress.say("FAILED: " + "; ".join(failures))
+        return 1
+    if outcome.teardown is not None and outcome.teardown.failed:
+        progress.say(f"FAILED: the audit found {len(outcome.teardown.billable)} billable "
+                     "leftovers after the teardown")
         return 1
     return 0
 
@@ -499,12 +542,15 @@ def retraining_phase(world: World, settings: Settings, outcome: Outcome,
 
 
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
-             progress: Progress | None = None, machine_overhead_s: float = 0.0) -> int:
-    """Run the whole event; the exit code is non-zero if any sample was lost or any
-    participant could not get in through their join link.
+             progress: Progress | None = None, machine_overhead_s: float = 0.0,
+             unswept: Collection[str] = ()) -> int:
+    """Run the whole event; the exit code is non-zero if any sample was lost, any
+    participant could not get in through their join link, or the final audit found
+    anything billable left.
 
     `machine_overhead_s` delays every model call by that much, as a starved machine
-    would (to see a saturated rehearsal reported as such).
+    would (to see a saturated rehearsal reported as such). The sweep skips the
+    participants in `unswept` (to see the audit fail on what they left).
     """
     from moto import mock_aws
     check_settings(settings)  # before any phase: every problem at once, not one per run
@@ -533,16 +579,29 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
             routes = {stage: (f.settings().participant, f.module, f.env)
                       for stage, f in world.stages.items()}
             fronts = front_processes(len(routes) * settings.requests_per_second)
-            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts) as api:
+            stage_faults, callers = attacks.front_setup(
+                {participant: stage for stage, (participant, _, _) in routes.items()},
+                {p: person.fault for person, p in zip(settings.participants, ids(settings))},
+                os.environ["AWS_ACCESS_KEY_ID"])  # the edge signs with the rehearsal's key
+            with ApiFront(routes, runtime.url, out / "lambda-inference.log", fronts,
+                          stage_faults, callers) as api:
                 with progress.phase("collect: Lab 1, FC feed -> SNS -> Lambda -> Firehose -> S3"):
                     collect(world, tap, settings, progress, outcome)
                 with progress.phase("train and deploy: Lab 2"):
                     train_and_deploy(world, settings, runtime, progress, outcome)
+                    sagemaker = teardown.RunningJobs(boto3.client("sagemaker"))
+                    planted = teardown.plant(world, ids(settings), EVENT, sagemaker)
+                    progress.say(f"   the notebooks left {len(planted)} running training jobs "
+                                 "with their models and endpoint configurations")
                 after_run = retraining_phase(world, settings, outcome, runtime, progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
                     traffic(world, settings, api, progress, outcome, runtime, after_run)
             with progress.phase("portal: handouts, then everyone in through their join link"):
                 entered = enter_through_links(world, out, progress.say, "rehearsal")
+            with progress.phase("teardown: sweep, destroy and audit, as `fleet destroy`"):
+                outcome.teardown = teardown.teardown(world, ids(settings), EVENT, sagemaker,
+                                                     unswept)
+                progress.say(f"   audit: {len(outcome.teardown.billable)} billable leftovers")
             with progress.phase("report"):
                 code = report(settings, outcome, progress, out, world)
         return code or (0 if entered.everyone_entered else 1)

@@ -20,7 +20,7 @@ import importlib
 import multiprocessing
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,29 @@ def _runtime_main(connection, account: str, overhead_s: float) -> None:
                 return
 
 
+def iam_authorizer(callers: Mapping[str, Collection[str]]):
+    """A stage's AWS_IAM authorization: unsigned requests are refused, and signed ones
+    unless their access key may invoke that stage (`callers`: stage -> access key ids).
+    The local front knows callers by access key and does not verify signatures."""
+    from tools.local_api import caller_of
+
+    def authorize(stage: str, headers: Mapping[str, str]) -> str | None:
+        caller = caller_of(headers)
+        if not caller.startswith("iam:"):
+            return "Missing Authentication Token"
+        if caller.removeprefix("iam:") not in callers.get(stage, ()):
+            return (f"User: {caller.removeprefix('iam:')} is not authorized to perform: "
+                    f"execute-api:Invoke on resource: {stage}/GET/liveinference")
+        return None
+    return authorize
+
+
 def _front_main(connection, routes: Mapping[str, tuple[str, str, dict]], environment: dict,
-                log_file: str) -> None:
+                log_file: str, faults: Mapping[str, tuple[str, str]] | None = None,
+                callers: Mapping[str, Collection[str]] | None = None) -> None:
     # A spawned child already imports from the parent's import path (multiprocessing passes it).
     os.environ.update(environment)
+    from rehearsal import faults as attacks
     from rehearsal.capacity import Stopwatch
     from tools.local_api import LocalApi, Route
     handlers = Stopwatch()
@@ -67,8 +86,13 @@ def _front_main(connection, routes: Mapping[str, tuple[str, str, dict]], environ
                 handlers.record(participant, time.perf_counter() - started)
         return Route(handle)
 
+    served = {stage: route(*spec) for stage, spec in routes.items()}
+    for stage, (fault, rival) in (faults or {}).items():
+        if stage in served:  # a stage its participant answers on their own terms
+            served[stage].raw = attacks.stage_answer(fault, rival)
     with open(log_file, "a", buffering=1) as log, contextlib.redirect_stdout(log), \
-            LocalApi({stage: route(*spec) for stage, spec in routes.items()}) as api:
+            LocalApi(served, authorize=iam_authorizer(callers) if callers is not None
+                     else None) as api:
         connection.send(api.base_url)
         while True:
             command, _ = connection.recv()
@@ -156,10 +180,13 @@ class ApiProcess(_Child):
     """
 
     def __init__(self, routes: Mapping[str, tuple[str, str, dict]], runtime_url: str,
-                 log_file: Path):
+                 log_file: Path, faults: Mapping[str, tuple[str, str]] | None = None,
+                 callers: Mapping[str, Collection[str]] | None = None):
         environment = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
         environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime_url
-        super().__init__(_front_main, dict(routes), environment, str(log_file))
+        super().__init__(_front_main, dict(routes), environment, str(log_file),
+                         dict(faults or {}), None if callers is None
+                         else {stage: set(keys) for stage, keys in callers.items()})
         self._queueing: list[float] = []
         self._handlers: dict[str, list[float]] = {}
 
@@ -192,14 +219,19 @@ def front_processes(requests_per_second: float, cpus: int | None = None) -> int:
 
 
 class ApiFront:
-    """The API front over one or more ApiProcess, stages shared out among them."""
+    """The API front over one or more ApiProcess, stages shared out among them.
+
+    `faults` maps a stage to (stage fault, rival stage) (rehearsal.faults); `callers`, when
+    given, maps each stage to the access keys its AWS_IAM authorization lets in."""
 
     def __init__(self, routes: Mapping[str, tuple[str, str, dict]], runtime_url: str,
-                 log_file: Path, processes: int = 1):
+                 log_file: Path, processes: int = 1,
+                 faults: Mapping[str, tuple[str, str]] | None = None,
+                 callers: Mapping[str, Collection[str]] | None = None):
         stages = sorted(routes)
         self._parts = [ApiProcess({s: routes[s] for s in stages[i::processes]}, runtime_url,
                                   log_file.with_name(f"{log_file.stem}-{i}{log_file.suffix}")
-                                  if processes > 1 else log_file)
+                                  if processes > 1 else log_file, faults, callers)
                        for i in range(processes)]
         self._of_stage = {s: self._parts[i % processes] for i, s in enumerate(stages)}
         self._stack = contextlib.ExitStack()

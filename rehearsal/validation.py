@@ -17,7 +17,9 @@ from event.roster import slugify
 from training.hyperparameters import ALGORITHMS, RANGES
 from training.hyperparameters import validate as validate_hyperparameters
 
-FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint", "bad-retrain")
+# The last four are attacks (rehearsal/faults.py).
+FAULTS = ("never-deploys", "slow-endpoint", "garbage-endpoint", "bad-retrain", "huge-answer",
+          "slow-drip", "redirect", "flood-rival")
 RETRAINING = ("auto",)  # the loop runs after the drift (rehearsal/retraining.py)
 PARTICIPANT_KEYS = ("name", "algorithm", "hyperparameters", "fault", "retraining")
 # key -> smallest sensible value; None means the key may be absent or null.

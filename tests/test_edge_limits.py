@@ -39,7 +39,8 @@ def test_a_target_input_over_eventbridges_limit_is_rejected_with_a_size_that_fit
 
 def test_the_input_estimate_is_what_the_component_serialises():
     url = edge_limits.live_inference_url("abcdefghij", "us-east-1", "p" * 5)
-    payload = {"shard": 999, "targets": [{"participant": "p" * 5, "url": url}] * 3}
+    payload = {"shard": 999, "time": "<aws.scheduler.scheduled-time>",
+               "targets": [{"participant": "p" * 5, "url": url}] * 3}
     assert edge_limits.target_input_chars(3, 5, "us-east-1") == len(json.dumps(payload))
 
 

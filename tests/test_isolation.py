@@ -29,6 +29,7 @@ from tests.kit import (
     only,
 )
 from tools.mock_program import ACCOUNT, Program, run_program
+from tools.pulumi_internals import is_wire_secret
 from training.build import build_for_config
 
 EVENT, REGION = "aim368", "us-east-1"
@@ -235,10 +236,9 @@ def test_own_account_participants_may_park_failed_samples_in_the_shared_queue(de
 
 
 def test_the_scoring_secret_is_random_kept_across_updates_and_shown_nowhere(declared):
-    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
     version = declared.named("aim368-scoring-secret-value")
     given = version.inputs["secretString"]
-    assert given[_special_sig_key] == _special_secret_sig  # encrypted in the state
+    assert is_wire_secret(given)  # encrypted in the state
     value = given["value"]
     assert re.fullmatch(r"[0-9a-f]{64}", value)  # 32 bytes from the OS's CSPRNG
     assert version.ignore_changes == ["secretString"]  # the first value stays; rotation sticks

@@ -8,10 +8,11 @@ from handlers import leaderboard
 from tests.kit import FUNCTION, roster
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+TABLE = "aws:dynamodb/table:Table"
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 
 
-def test_the_function_reads_the_table_and_exactly_the_reveal_parameter(program):
+def test_the_function_reads_the_tables_and_exactly_the_reveal_parameter(program):
     declared = program(roster(2), leaderboardMinSuccesses=30, revealPrivate="true")
     function = declared.named("aim368-leaderboard", FUNCTION)
     env = function.inputs["environment"]["variables"]
@@ -19,12 +20,17 @@ def test_the_function_reads_the_table_and_exactly_the_reveal_parameter(program):
     assert settings.to_environment() == env
     assert (settings.min_successes, settings.reveal_private, settings.window_minutes) == (30, True, 5)
     assert settings.reveal_parameter == "/aim368/leaderboard/reveal"
+    assert settings.retraining_table == "aim368-retraining"  # the "retrained" markers
     statements = json.loads(declared.named("aim368-leaderboard-policy").inputs["policy"])["Statement"]
     grants = {s["Action"][0]: s["Resource"] for s in statements
               if not s["Action"][0].startswith("logs:")}
     parameter = declared.named("aim368-leaderboard-reveal")
     assert grants == {"dynamodb:Query": [declared.named("aim368-scores").state["arn"]],
-                      "ssm:GetParameter": [parameter.state["arn"]]}
+                      "ssm:GetParameter": [parameter.state["arn"]],
+                      # the retraining table: read only, one Scan per refresh, nothing else
+                      "dynamodb:Scan": [declared.named("aim368-retraining", TABLE).state["arn"]]}
+    assert all(len(s["Action"]) == 1 and "Condition" not in s for s in statements
+               if not s["Action"][0].startswith("logs:"))
     assert function.inputs["reservedConcurrentExecutions"] == 10
 
 
@@ -95,3 +101,17 @@ def test_the_leaderboard_url_is_the_distributions(program):
     declared = program(roster(2))
     domain = declared.named("aim368-leaderboard-cdn").state["domainName"]
     assert declared.outputs["leaderboard_url"] == f"https://{domain}/"
+
+
+def test_only_the_leaderboard_reads_the_whole_retraining_table(program):
+    """Across every declared policy: the retraining table is written only through each
+    participant's own items (LeadingKeys), and read table-wide only by the leaderboard's Scan."""
+    declared = program(roster(2))
+    table = declared.named("aim368-retraining", TABLE).state["arn"]
+    table_wide = []
+    for policy in declared.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            if table in statement["Resource"] and "dynamodb:LeadingKeys" not in json.dumps(
+                    statement.get("Condition", {})):
+                table_wide.append((policy.name, statement["Action"]))
+    assert table_wide == [("aim368-leaderboard-policy", ["dynamodb:Scan"])]

@@ -11,7 +11,7 @@ from event.names import ParticipantNames
 from event.sharding import shared_api_name
 from handlers import edge_traffic, fc_samples, retraining, scoring
 from tests.kit import ALARM, FUNCTION, SCHEDULE, SUBSCRIPTION, roster
-from tests.test_retraining import environment as retraining_environment
+from tools.retraining_world import environment as retraining_environment
 
 
 def edge_schedules(declared):
@@ -41,7 +41,8 @@ def test_each_shard_names_its_participants_live_inference_urls(program):
     declared = program(roster(3), edgeShardSize=2)
     urls = {p: o["inference_url"] for p, o in declared.outputs["participants"].items()}
     first, second = (json.loads(t.inputs["input"]) for t in targets(declared))
-    assert first == {"shard": 0, "targets": [
+    # The scheduled time (a Scheduler context attribute) names the minute a run scores.
+    assert first == {"shard": 0, "time": "<aws.scheduler.scheduled-time>", "targets": [
         {"participant": "participant-000", "url": urls["participant-000"]},
         {"participant": "participant-001", "url": urls["participant-001"]}]}
     assert second["shard"] == 1 and second["targets"][0]["url"].endswith(
@@ -97,11 +98,16 @@ def test_the_scores_table_is_pay_per_request_with_the_roster_in_it(program):
 def test_the_roles_of_the_edge_and_leaderboard_touch_only_the_table(program):
     declared = program(roster(2))
     table_arn = declared.named("aim368-scores").state["arn"]
-    for name, action in (("aim368-fc-edge-policy", "dynamodb:UpdateItem"),
-                         ("aim368-leaderboard-policy", "dynamodb:Query")):
+    retraining_arn = declared.named("aim368-retraining", "aws:dynamodb/table:Table").state["arn"]
+    for name, expected in (
+            ("aim368-fc-edge-policy", [("dynamodb:UpdateItem", table_arn)]),
+            # the leaderboard also reads the retraining table, for its "retrained" markers
+            ("aim368-leaderboard-policy", [("dynamodb:Query", table_arn),
+                                           ("dynamodb:Scan", retraining_arn)])):
         statements = json.loads(declared.named(name).inputs["policy"])["Statement"]
-        [grant] = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
-        assert grant == {"Effect": "Allow", "Action": [action], "Resource": [table_arn]}
+        grants = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
+        assert grants == [{"Effect": "Allow", "Action": [action], "Resource": [arn]}
+                          for action, arn in expected]
 
 
 # The leaderboard's function, URL, CDN and reveal switch: tests/test_leaderboard_program.py

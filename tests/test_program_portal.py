@@ -90,11 +90,9 @@ def test_the_url_is_public_with_exactly_the_two_permissions_a_public_url_needs(d
 
 # --- the portal's role ---------------------------------------------------------------------
 
-def test_the_portal_role_reaches_exactly_the_event_accounts_participants(declared):
+def test_the_portal_role_reaches_the_event_accounts_participants_by_name_shape(declared):
     sagemaker = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     bucket = declared.named("aim368-portal", "aws:s3/bucket:Bucket").state["arn"]
-    sample_buckets = [declared.named(f"aim368-{p}-samples", "aws:s3/bucket:Bucket").state["arn"]
-                      for p in LOCAL]
     assert statements(declared.named("aim368-portal-policy", ROLE_POLICY)) == [
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/aim368-portal:*"]},
@@ -102,19 +100,40 @@ def test_the_portal_role_reaches_exactly_the_event_accounts_participants(declare
          "Resource": [f"{bucket}/{DIRECTORY_KEY}"]},
         {"Effect": "Allow", "Action": ["dynamodb:Query"],
          "Resource": [declared.named("aim368-scores").state["arn"]]},
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": sample_buckets,
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::aim368-*-samples-*"],
          "Condition": {"StringLike": {"s3:prefix": ["samples/*"]}}},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeNotebookInstance",
                                        "sagemaker:StartNotebookInstance",
                                        "sagemaker:CreatePresignedNotebookInstanceUrl"],
-         "Resource": [f"{sagemaker}:notebook-instance/aim368-{p}-notebook" for p in LOCAL]},
+         "Resource": [f"{sagemaker}:notebook-instance/aim368-*-notebook"]},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpoint"],
-         "Resource": [f"{sagemaker}:endpoint/aim368-{p}-endpoint" for p in LOCAL]},
+         "Resource": [f"{sagemaker}:endpoint/aim368-*-endpoint"]},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpointConfig"],
-         "Resource": [f"{sagemaker}:endpoint-config/aim368-{p}-*" for p in LOCAL]},
+         "Resource": [f"{sagemaker}:endpoint-config/aim368-*--*"]},
         {"Effect": "Allow", "Action": ["sts:AssumeRole"],
-         "Resource": [declared.named(f"aim368-{p}-console", ROLE).state["arn"] for p in LOCAL]},
+         "Resource": [f"arn:aws:iam::{ACCOUNT}:role/aim368-*-console"]},
     ]
+
+
+def test_the_portal_roles_shapes_match_every_local_participants_resources_and_no_shared_one(declared):
+    """The shapes above reach what the portal serves (each event-account participant's
+    notebook, endpoint, configurations, sample bucket, console role) and none of the
+    event's shared resources, whatever the ids."""
+    granted = [r for s in statements(declared.named("aim368-portal-policy", ROLE_POLICY))[3:]
+               for r in s["Resource"]]
+    def matches(arn: str) -> bool:
+        return any(arn_matches(pattern, arn) for pattern in granted)
+
+    sagemaker = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
+    for p in LOCAL:
+        assert matches(declared.named(f"aim368-{p}-samples", "aws:s3/bucket:Bucket").state["arn"])
+        assert matches(f"{sagemaker}:notebook-instance/aim368-{p}-notebook")
+        assert matches(f"{sagemaker}:endpoint/aim368-{p}-endpoint")
+        assert matches(f"{sagemaker}:endpoint-config/aim368-{p}--config-1234567")
+        assert matches(declared.named(f"aim368-{p}-console", ROLE).state["arn"])
+    shared = [r.state["arn"] for r in declared.resources if isinstance(r.state.get("arn"), str)
+              and not any(f"aim368-{p}-" in r.state["arn"] for p in [*LOCAL, "owen-own"])]
+    assert shared and [arn for arn in shared if matches(arn)] == []
 
 
 # --- the directory and the join links ------------------------------------------------------

@@ -4,6 +4,7 @@ that reaches only their resources, even next to a participant whose id extends t
 
 import fnmatch
 import json
+import re
 
 import pytest
 
@@ -91,7 +92,8 @@ def test_the_functions_environment_is_its_settings_naming_only_that_participant(
                                      "aim368-ada--rt")
     assert settings.bucket == bucket and settings.table_name == "aim368-retraining"
     assert settings.sagemaker_role_arn == only(declared.within("ada-lab2"), ROLE).state["arn"]
-    assert settings.baseline_model_url == f"s3://{shared}/models/baseline/model.tar.gz"
+    # The baseline lives under its content hash (a new baseline is a new key, so models really change).
+    assert re.fullmatch(rf"s3://{shared}/models/baseline/[0-9a-f]+/model\.tar\.gz", settings.baseline_model_url)
     assert settings.precollected_uri == f"s3://{shared}/datasets/TrainSamples.csv"
     assert (settings.retraining_default, settings.margin_percent, settings.window_minutes,
             settings.training_instance_type) == (False, 5.0, 60, "ml.m5.large")
@@ -139,17 +141,19 @@ def test_every_rule_targets_the_function_and_only_that_rule_may_invoke_it(declar
 
 
 def test_creates_need_the_run_shape_the_participants_tags_and_an_allowed_instance_type(declared):
-    allowed = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge", "ml.c5.2xlarge"]
-    for action, kind, sized in [("CreateTrainingJob", "training-job", True),
-                                ("CreateEndpointConfig", "endpoint-config", True),
-                                ("CreateModel", "model", False)]:
+    # Training and hosting have their own lists (ml.c5.large is a hosting type, not a training one).
+    training = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge"]
+    hosting = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge", "ml.c5.2xlarge"]
+    for action, kind, allowed in [("CreateTrainingJob", "training-job", training),
+                                  ("CreateEndpointConfig", "endpoint-config", hosting),
+                                  ("CreateModel", "model", None)]:
         [grant] = granting(declared, "ada", f"sagemaker:{action}")
         assert grant["Resource"] == [f"{ARN}:{kind}/aim368-ada--rt-*"]
         assert grant["Condition"]["StringEquals"] == {"aws:RequestTag/Participant": "ada",
                                                       "aws:RequestTag/Event": "aim368"}
         keys = grant["Condition"]["ForAllValues:StringEquals"]
         assert keys["aws:TagKeys"] == ["Participant", "Event", "Purpose"]
-        assert keys.get("sagemaker:InstanceTypes") == (allowed if sized else None)
+        assert keys.get("sagemaker:InstanceTypes") == allowed
     [tagging] = granting(declared, "ada", "sagemaker:AddTags")
     assert tagging["Condition"]["StringEquals"]["sagemaker:TaggingAction"] == [
         "CreateTrainingJob", "CreateModel", "CreateEndpointConfig"]

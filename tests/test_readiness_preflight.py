@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 
+from event.config import ConfigError
 from readiness.preflight import Problem, preflight, unchecked_types
 from readiness.program import declare, synthetic_roster
 from tests.kit import DEFAULT_CONFIG, DEFAULT_ROSTER
@@ -72,26 +74,47 @@ def test_300_participants_add_only_the_firehose_quota():
     assert [p for p in found if p.prop == RETIRED_PLATFORM] == []
 
 
-def test_a_shard_input_over_8192_characters_is_reported():
+def _edge_shard(program: Program) -> tuple[Declared, dict]:
+    shard = program.named("aim368-fc-edge-shard-01")
+    return shard, json.loads(shard.inputs["target"]["input"])
+
+
+def test_a_shard_input_over_8192_characters_is_refused_by_the_config_and_reported(default_run):
+    # Config validation refuses it first (for the longest ids the roster allows) ...
     roster = [{"name": f"Participant With Long Name Number {n:02d}"} for n in range(50)]
-    found = preflight(declare({**DEFAULT_CONFIG, "edgeShardSize": "50",
-                               "hostingInstanceTypes": "ml.m5.large,ml.m5.xlarge",
-                               "endpointInstanceType": "ml.m5.large"}, roster=roster))
-    others = [str(p) for p in found if not genuine(p)]
+    with pytest.raises(ConfigError, match="EventBridge's 8192; lower edgeShardSize to 47"):
+        declare({**DEFAULT_CONFIG, "edgeShardSize": "50"}, roster=roster)
+    # ... and preflight still checks what was declared, whatever produced it.
+    program = copy.deepcopy(default_run)
+    shard, payload = _edge_shard(program)
+    for target in payload["targets"]:  # three targets with very long ids: size, not threads
+        target.update({key: value + "x" * 3_000 for key, value in target.items()
+                       if isinstance(value, str)})
+    shard.inputs["target"]["input"] = json.dumps(payload)
+    others = [str(p) for p in preflight(program) if not genuine(p)]
     assert len(others) == 1, others
     assert others[0].startswith("aim368-fc-edge-shard-01: target.input: ") and \
         "characters, over the 8,192 allowed in a scheduled target's input" in others[0]
 
 
-def test_too_many_edge_threads_are_reported():
+def test_too_many_edge_threads_are_refused_by_the_config_and_reported(default_run):
     heavy = {**DEFAULT_CONFIG, "edgeShardSize": "50", "edgeRequestsPerSecond": "20",
              "edgeTimeoutMs": "10000"}  # (ceil(20 * 10) + 1) = 201 threads per participant
-    found = preflight(declare(heavy, roster=DEFAULT_ROSTER))  # 3 x 201 = 603: fine
-    assert [str(p) for p in found if not genuine(p)] == []
-    found = preflight(declare(heavy, roster=[{"name": f"P{n}"} for n in range(6)]))
-    assert [str(p) for p in found if not genuine(p)] == [
+    with pytest.raises(ConfigError, match="need 10050 threads in one edge function"):
+        declare(heavy, roster=DEFAULT_ROSTER)
+    program = copy.deepcopy(default_run)
+    edge = program.named("aim368-fc-edge", "aws:lambda/function:Function")
+    variables = edge.inputs["environment"]["variables"]
+    for name, value in [("REQUESTS_PER_SECOND", "20"), ("TIMEOUT_MS", "10000")]:
+        assert name in variables, sorted(variables)
+        variables[name] = value
+    assert [str(p) for p in preflight(program) if not genuine(p)] == []  # 3 x 201 = 603: fine
+    shard, payload = _edge_shard(program)
+    payload["targets"] = payload["targets"] * 2
+    shard.inputs["target"]["input"] = json.dumps(payload)
+    assert [str(p) for p in preflight(program) if not genuine(p)] == [
         ("aim368-fc-edge-shard-01: target.input: 6 targets at 20 req/s with a 10 s timeout need 1,206 "
-        "threads in one run of aim368-fc-edge, over Lambda's 1,024 per execution environment")]
+         "threads in one run of aim368-fc-edge, over Lambda's 1,024 per execution environment")]
 
 
 def test_participants_whose_ids_extend_another_id_no_longer_cross():

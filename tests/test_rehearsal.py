@@ -78,6 +78,16 @@ def test_a_participant_who_never_deploys_and_a_slow_endpoint_leave_the_others_al
                  "offline" not in line and "published" not in line)
     assert slow.split()[1:7] == ["20", "0", "0", "0", "20", "0"]  # all timeouts
     assert never.split()[1:7] == ["20", "0", "0", "20", "0", "0"]  # "not deployed yet": 5xx
+    # The final phase, as `fleet destroy`: every notebook left a running job, its model,
+    # configuration and log stream (ada's loop also her Lab 2 job, model and configuration);
+    # the sweep removes them, destroy the declared resources, and the audit finds nothing
+    # billable (finished jobs stay listed, free; ada's served model outlives the sweep).
+    teardown = summary.split("Teardown (as `fleet destroy`)")[1].split("\n\n")[0]
+    assert "participants' own before the sweep: 15 (6 billable): 3 logs:log-stream, " \
+           "4 sagemaker:endpoint-config, 4 sagemaker:model, 4 sagemaker:training-job" in teardown
+    assert "removed or stopped by the sweep: 12 in 3 sweeps" in teardown
+    assert "audit: nothing billable left (6 free leftovers" in teardown
+    assert "BILLABLE" not in teardown and "skipped" not in teardown
 
 
 def _traffic_row(summary: str, participant: str) -> str:
@@ -115,3 +125,115 @@ def test_the_local_front_throttles_each_caller_of_a_stage_on_its_own():
                                "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
     assert (caller_of(signed), caller_of({"x-api-key": "k"}), caller_of({})) == (
         "iam:AKIDEDGE", "key:k", "anonymous")
+
+
+def test_a_leftover_the_sweep_missed_fails_the_final_audit(tmp_path):
+    """grace-hopper is not swept: her running job and its log stream survive the destroy."""
+    settings = load_settings(traffic_runs=1, run_seconds=2, drift_from_run=None)
+    settings.min_successes = 2
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path, progress=Progress(terminal), unswept={"grace-hopper"}) == 1
+    summary = (tmp_path / "summary.txt").read_text()
+    teardown = summary.split("Teardown (as `fleet destroy`)")[1].split("\n\n")[0]
+    assert "sweep skipped for: grace-hopper" in teardown
+    assert "removed or stopped by the sweep: 8 in 2 sweeps" in teardown
+    billable = [line.strip() for line in teardown.splitlines() if "BILLABLE" in line]
+    assert len(billable) == 2 and "audit: " in teardown and "2 billable: FAILED" in teardown
+    assert billable[0].startswith("BILLABLE logs:log-stream /aws/sagemaker/TrainingJobs:"
+                                  "rehearsal-grace-hopper--xgb-")
+    assert billable[1].startswith("BILLABLE sagemaker:training-job rehearsal-grace-hopper--xgb-")
+    assert "FAILED: the audit found 2 billable leftovers after the teardown" in terminal.getvalue()
+
+
+def test_losses_and_duplicates_are_counted_apart_by_sample_identity():
+    from rehearsal.delivery import Account, account
+    published = {"a", "b", "c"}
+    assert account(published, ["a", "b", "c"]) == Account(lost=0, duplicated=0)
+    assert account(published, ["a", "b", "b"]) == Account(lost=1, duplicated=1)  # not "0 lost"
+    assert account(published, ["a", "a", "a", "b", "c"]) == Account(lost=0, duplicated=2)
+
+
+def test_an_attack_that_costs_anyone_else_fails_the_verdicts():
+    from handlers import scoring
+    from rehearsal.faults import FloodCount, verdicts
+    clean, attacked, answered = scoring.empty(), scoring.empty(), scoring.empty()
+    for _ in range(3):
+        scoring.record(clean, 10, "ok", 1.0)
+        scoring.record(attacked, 2000, "timeout")
+        scoring.record(answered, 10, "ok", 1.0)  # huge-answer's answers taken as valid
+    faults = {"ada": "flood-rival", "bob": None, "eve": "huge-answer"}
+    total = {"ada": clean, "bob": attacked, "eve": answered}
+    floods = {"ada": FloodCount("bob", sent=10, refused=7, admitted=3)}
+    judged = verdicts(faults, total, floods, 2000.0, saturated=False)
+    assert judged.failures == ["ada's flood of bob was not refused",
+                               "bob had 3 errors without a fault of their own",
+                               "eve's huge-answer was not handled as designed"]
+    assert "3 errors in 3 requests (AFFECTED, flooded by ada)" in judged.lines[1]
+    # On a saturated machine a bystander's errors are the machine's, not judged.
+    assert "bob had 3 errors" not in " ".join(
+        verdicts(faults, total, floods, 2000.0, saturated=True).failures)
+
+
+def _with_fourth(settings, name):
+    import copy
+    extra = copy.deepcopy(settings.participants[0])
+    extra.name, extra.retraining = name, None
+    settings.participants.append(extra)
+
+
+def _attacks(summary: str) -> dict[str, str]:
+    section = summary.split("Attacks: the attacker handled as designed")[1].split("\n\n")[0]
+    return {line.split()[0]: line for line in section.splitlines()[1:]}
+
+
+def test_attackers_cost_only_themselves(tmp_path):
+    """flood-rival, huge-answer and slow-drip in one short event of four."""
+    settings = load_settings(traffic_runs=1, run_seconds=3, drift_from_run=None)
+    settings.min_successes = 3
+    _with_fourth(settings, "Edsger Dijkstra")
+    for person, fault in zip(settings.participants,
+                             ("flood-rival", None, "huge-answer", "slow-drip")):
+        person.fault = fault
+    assert rehearse(settings, tmp_path, progress=Progress(io.StringIO())) == 0
+    summary = (tmp_path / "summary.txt").read_text()
+    n = 3 * settings.requests_per_second
+    lines = _attacks(summary)
+    assert f"huge-answer: {n} of {n} requests scored bad_answer (as designed)" \
+        in lines["alan-turing"]
+    assert f"slow-drip: {n} of {n} requests scored timeout, slowest " \
+        in lines["edsger-dijkstra"] and "(as designed)" in lines["edsger-dijkstra"]
+    flooder = lines["ada-lovelace"]
+    assert "flood requests to grace-hopper's stage refused (403, not authorized)" in flooder
+    refused, sent = flooder.split("flood-rival: ")[1].split(" flood requests")[0].split(" of ")
+    assert refused == sent and int(sent) > 0
+    assert flooder.endswith(f"own traffic 0 errors in {n} requests (unaffected)")
+    assert lines["grace-hopper"].endswith(
+        f"0 errors in {n} requests (unaffected, flooded by ada-lovelace)")
+    assert "samples lost in total: 0; duplicated in total: 0" in summary
+
+
+def test_a_redirect_is_not_followed_and_costs_only_its_stage(tmp_path):
+    settings = load_settings(traffic_runs=1, run_seconds=2, drift_from_run=None)
+    settings.min_successes = 2
+    settings.participants[2].fault = "redirect"  # alan-turing, to ada-lovelace's stage
+    assert rehearse(settings, tmp_path, progress=Progress(io.StringIO())) == 0
+    lines = _attacks((tmp_path / "summary.txt").read_text())
+    n = 2 * settings.requests_per_second
+    assert f"redirect: {n} of {n} requests scored bad_answer (as designed)" \
+        in lines["alan-turing"]
+    assert lines["ada-lovelace"].endswith(f"0 errors in {n} requests (unaffected)")
+    assert lines["grace-hopper"].endswith(f"0 errors in {n} requests (unaffected)")
+
+
+def test_the_front_authorizes_stages_like_aws_iam():
+    from rehearsal.serving import iam_authorizer
+
+    def signed(key):
+        return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261127/us-east-1/"
+                                 "execute-api/aws4_request, SignedHeaders=host, Signature=ab"}
+    authorize = iam_authorizer({"grace": {"EDGE", "REHEARSAL-grace"}})
+    assert authorize("grace", signed("EDGE")) is None
+    assert authorize("grace", signed("REHEARSAL-grace")) is None
+    assert authorize("grace", {}) == "Missing Authentication Token"
+    assert "REHEARSAL-ada is not authorized" in authorize("grace", signed("REHEARSAL-ada"))
+    assert authorize("unknown", signed("EDGE")) is not None

@@ -51,7 +51,8 @@ def test_every_problem_is_reported_at_once():
         "participant 3 (Alan): knn hyperparameters: missing hyperparameter 'predictor_type'",
         "participant 3 (Alan): knn hyperparameters: unknown hyperparameter 'kk'; did you mean 'k'?",
         ("participant 4 (Edsger): fault 'slow' is not one of never-deploys, slow-endpoint, "
-        "garbage-endpoint, bad-retrain; did you mean 'slow-endpoint'?"),
+        "garbage-endpoint, bad-retrain, huge-answer, slow-drip, redirect, flood-rival; "
+        "did you mean 'slow-drip'?"),
         "unknown key 'requests_per_seconds'; did you mean 'requests_per_second'?",
         "traffic_runs=0 must be at least 1",
         "run_seconds='20' must be a whole number",

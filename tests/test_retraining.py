@@ -18,48 +18,34 @@ from moto import mock_aws
 
 from handlers import (
     fc_samples,
+    leaderboard,
     retraining,
     retraining_data,
     retraining_events,
     served_model,
 )
 from handlers.retraining_events import BadEvent, Who
+from tests.kit import create_scores_table
+from tests.test_leaderboard import NOW, SETTINGS
 from tools import local_sagemaker
 from tools.local_retraining import LocalLoop
 from tools.local_sagemaker import EmulatedRuntime, emulate_sagemaker
+from tools.retraining_world import (
+    ACCOUNT,
+    BASELINE_KEY,
+    IMAGE,
+    SHARED,
+    create_table,
+    environment,
+    names,
+    put_samples,
+    serve_baseline,
+)
 from training import baseline, local
 from training.hyperparameters import SENSIBLE
 
-EVENT, ACCOUNT = "aim368", "123456789012"
 IDS = ("ada", "ada-lovelace")
-SHARED = "aim368-training-data"
-BASELINE_KEY = "models/baseline/model.tar.gz"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 DRIFTED_SAMPLES = 6000
-
-
-def names(participant):
-    prefix = f"{EVENT}-{participant}"
-    return {"bucket": f"{prefix}-samples-1a2b3c4", "endpoint": f"{prefix}-endpoint",
-            "alarm": f"{prefix}-rmse", "job_prefix": f"{prefix}--rt",
-            "role": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-sagemaker"}
-
-
-def environment(participant, **overrides):
-    """The participant's function environment, as components/retraining.py writes it."""
-    n = names(participant)
-    return retraining.Settings(**{
-        "event": EVENT, "participant": participant, "endpoint_name": n["endpoint"],
-        "alarm_name": n["alarm"], "job_prefix": n["job_prefix"], "bucket": n["bucket"],
-        "samples_prefix": "samples/", "sagemaker_role_arn": n["role"],
-        "table_name": "aim368-retraining", "training_instance_type": "ml.m5.large",
-        "allowed_instance_types": "ml.m5.large,ml.m5.xlarge,ml.c5.large",
-        "retraining_default": False, "margin_percent": 5.0, "window_minutes": 60,
-        "holdout_percent": 20.0, "max_training_seconds": 3600,
-        "precollected_uri": f"s3://{SHARED}/datasets/TrainSamples.csv",
-        "baseline_model_url": f"s3://{SHARED}/{BASELINE_KEY}",
-        "baseline_hyperparameters": json.dumps(SENSIBLE["xgboost"]), **overrides,
-    }).to_environment()
 
 
 def arrays(samples):
@@ -74,21 +60,11 @@ def baseline_artifact(tmp_path_factory):
     return baseline.package(model.booster, tmp_path_factory.mktemp("m") / "model.tar.gz").read_bytes()
 
 
-def put_samples(s3, bucket, samples, moment, name):
-    key = retraining_data.hour_prefix("samples/", moment) + name
-    s3.put_object(Bucket=bucket, Key=key, Body="".join(map(fc_samples.encode, samples)).encode())
-
-
 @pytest.fixture
 def world(aws_env, baseline_artifact):
     with mock_aws(), emulate_sagemaker():
         s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
-        table = boto3.resource("dynamodb").create_table(
-            TableName="aim368-retraining", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "participant", "KeyType": "HASH"},
-                       {"AttributeName": "record", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "participant", "AttributeType": "S"},
-                                  {"AttributeName": "record", "AttributeType": "S"}])
+        table = create_table()
         s3.create_bucket(Bucket=SHARED)
         s3.put_object(Bucket=SHARED, Key=BASELINE_KEY, Body=baseline_artifact)
         s3.put_object(Bucket=SHARED, Key="datasets/TrainSamples.csv",
@@ -97,16 +73,7 @@ def world(aws_env, baseline_artifact):
         for participant in IDS:
             n = names(participant)
             s3.create_bucket(Bucket=n["bucket"])
-            model = f"{EVENT}-{participant}-model-1a2b3c4"
-            sagemaker.create_model(ModelName=model, ExecutionRoleArn=n["role"],
-                                   PrimaryContainer={"Image": IMAGE, "ModelDataUrl":
-                                                     f"s3://{SHARED}/{BASELINE_KEY}"})
-            sagemaker.create_endpoint_config(
-                EndpointConfigName=f"{EVENT}-{participant}-config-1a2b3c4", ProductionVariants=[{
-                    "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
-                    "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}])
-            sagemaker.create_endpoint(EndpointName=n["endpoint"],
-                                      EndpointConfigName=f"{EVENT}-{participant}-config-1a2b3c4")
+            serve_baseline(sagemaker, participant)
         drifted = fc_samples.generate(DRIFTED_SAMPLES, 11, "peak-season")
         for part in range(3):  # three Firehose objects, oldest first
             chunk = drifted[part * 2000:(part + 1) * 2000]
@@ -478,3 +445,26 @@ def test_own_job_and_alarm_events_always_parse(status, stamp, reason):
                                                 "state": {"value": "ALARM", "reason": reason}}},
                                     WHO)
     assert alarm.kind == "alarm"
+
+
+def test_the_leaderboard_marks_a_promotion_and_not_a_kept_candidate(world):
+    """The loop's own attempt items, as the leaderboard reads them (one Scan)."""
+    loops, s3, _, table, _ = world
+    put_samples(s3, names("ada-lovelace")["bucket"],
+                fc_samples.generate(3000, 12, "peak-season"), datetime.now(UTC), "stream-0")
+    loops["ada"].invoke({"action": "start"})
+    local_sagemaker.JOB_FAULTS["aim368-ada-lovelace--rt-"] = "bad-model"
+    loops["ada-lovelace"].invoke({"action": "start"})
+    assert [loops[p].responses[-1]["outcome"] for p in IDS] == ["promoted", "kept"]
+    scores = create_scores_table()
+    for participant in IDS:
+        scores.put_item(Item={"minute": "roster", "participant": participant, "name": participant})
+    leaderboard.forget()
+    rows = {r["participant"]: r for r in leaderboard.build(
+        scores, SETTINGS, NOW, retraining=table)["rows"]}
+    judged = loops["ada"].responses[-1]
+    assert rows["ada"]["retrained"] == {
+        "promotions": 1, "last_decision": "promoted",
+        "last_current_rmse": pytest.approx(judged["current_rmse"], abs=1e-6),
+        "last_candidate_rmse": pytest.approx(judged["candidate_rmse"], abs=1e-6)}
+    assert rows["ada-lovelace"]["retrained"] is None

@@ -18,9 +18,16 @@ from nbclient import NotebookClient
 
 from components.training_data import notebook_uploads
 from handlers import fc_samples, retraining, retraining_data
-from tests.test_retraining import BASELINE_KEY, IMAGE, SHARED, environment, names
 from tools.local_retraining import LocalLambda, LocalLoop
 from tools.local_sagemaker import EmulatedRuntime, emulate_sagemaker
+from tools.retraining_world import (
+    BASELINE_KEY,
+    SHARED,
+    create_table,
+    environment,
+    names,
+    serve_baseline,
+)
 from training import baseline, local
 from training.hyperparameters import SENSIBLE
 
@@ -41,12 +48,7 @@ def world(monkeypatch, tmp_path):
     requests.post(f"{url}/moto-api/reset", timeout=10)  # the backends outlive a server
     with emulate_sagemaker():
         s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
-        table = boto3.resource("dynamodb").create_table(
-            TableName="aim368-retraining", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "participant", "KeyType": "HASH"},
-                       {"AttributeName": "record", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "participant", "AttributeType": "S"},
-                                  {"AttributeName": "record", "AttributeType": "S"}])
+        table = create_table()
         values = np.array(fc_samples.generate(20_000, 1), dtype=float)
         model = local.train("xgboost", SENSIBLE["xgboost"], (values[:16000, 1:], values[:16000, 0]),
                             (values[16000:, 1:], values[16000:, 0]))
@@ -59,13 +61,7 @@ def world(monkeypatch, tmp_path):
         s3.put_object(Bucket=n["bucket"], Key=retraining_data.hour_prefix(
             "samples/", datetime.now(UTC)) + "stream-0",
             Body="".join(map(fc_samples.encode, drifted)).encode())
-        sagemaker.create_model(ModelName="aim368-ada-model-1", ExecutionRoleArn=n["role"],
-                               PrimaryContainer={"Image": IMAGE, "ModelDataUrl":
-                                                 f"s3://{SHARED}/{BASELINE_KEY}"})
-        sagemaker.create_endpoint_config(EndpointConfigName="aim368-ada-config-1", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "aim368-ada-model-1",
-            "InitialInstanceCount": 1, "InstanceType": "ml.c5.large"}])
-        sagemaker.create_endpoint(EndpointName=n["endpoint"], EndpointConfigName="aim368-ada-config-1")
+        serve_baseline(sagemaker, "ada", suffix="1")
         loop = LocalLoop(environment("ada"), retraining.Clients(sagemaker, EmulatedRuntime(), s3, table))
         with LocalLambda({FUNCTION: loop.invoke}) as front:
             monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", front.base_url)

@@ -119,9 +119,17 @@ def test_calling_your_url_shows_the_class_the_edge_scores(live_url):
     assert (status, workshop.edge_outcome(status, answer)) == (400, "http_4xx")
 
 
+def test_every_outcome_the_edge_can_score_is_explained_in_the_notebook():
+    from handlers import scoring
+    scored = {"ok", *scoring.ERROR_CLASSES, *scoring.HTTP_DETAILS}
+    assert set(workshop.EDGE_OUTCOMES) == scored, set(workshop.EDGE_OUTCOMES) ^ scored
+
+
 @pytest.mark.parametrize("status, body", [(200, b'{"duration_ms": 5}'), (200, b'{"x": 1}'),
                                           (200, b'{"duration_ms": "NaN"}'), (503, b"{}"),
-                                          (404, b"{}"), (302, b'{"duration_ms": 5}')])
+                                          (503, b'{"outcome": "endpoint_busy"}'), (403, b"{}"),
+                                          (429, b"{}"), (502, b"{}"), (504, b"{}"), (500, b"{}"),
+                                          (400, b"{}"), (404, b"{}"), (302, b'{"duration_ms": 5}')])
 def test_the_notebooks_classes_are_the_edges(status, body):
     assert workshop.edge_outcome(status, json.loads(body)) == \
         edge_traffic.classify(status, body, 0.0)[0]

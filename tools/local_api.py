@@ -87,6 +87,9 @@ class Throttle:
 class _Handler(KeepAliveHandler):
     routes: dict[str, Route] = {}
     throttle: Throttle | None = None
+    # (stage, headers) -> None to let the request in, or why it is refused (403), as a
+    # method with AWS_IAM authorization refuses callers before any Lambda runs.
+    authorize: Callable[[str, Mapping[str, str]], str | None] | None = None
 
     def _send(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         data = body.encode("utf-8")
@@ -109,6 +112,9 @@ class _Handler(KeepAliveHandler):
         route = self.routes.get(parts[0]) if len(parts) == 2 else None
         if route is None or parts[1] != RESOURCE:
             return self._gateway_error(403, "Missing Authentication Token")
+        refusal = self.authorize(parts[0], self.headers) if self.authorize else None
+        if refusal:
+            return self._gateway_error(403, refusal)
         if self.throttle and not self.throttle.admit(parts[0], caller_of(self.headers)):
             return self._gateway_error(429, "Too Many Requests")
         if route.raw is not None:  # a stage that answers on its own terms (rehearsal faults)
@@ -138,8 +144,11 @@ class Route:
 class LocalApi(LoopbackServer):
     """`with LocalApi({"ada": Route(fn)}) as api: GET api.url("ada") + "?features=..."`."""
 
-    def __init__(self, routes: Mapping[str, Route], throttle: Throttle | None = None):
-        handler = type("Routes", (_Handler,), {"routes": dict(routes), "throttle": throttle})
+    def __init__(self, routes: Mapping[str, Route], throttle: Throttle | None = None,
+                 authorize: Callable[[str, Mapping[str, str]], str | None] | None = None):
+        handler = type("Routes", (_Handler,), {"routes": dict(routes), "throttle": throttle,
+                                               "authorize": staticmethod(authorize)
+                                               if authorize else None})
         super().__init__(handler)
         self.throttle = throttle
 

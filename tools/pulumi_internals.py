@@ -33,6 +33,8 @@ REQUIRED = (
     ("pulumi.runtime.rpc", "serialize_properties", "__call__"),
     ("pulumi.runtime.rpc", "get_resource_module", "__call__"),  # type token -> SDK class
     ("pulumi.runtime.mocks", "_resolve_callbacks", "__call__"),  # a registration's transforms
+    ("pulumi.runtime.rpc", "_special_sig_key", "__len__"),  # how a secret is marked on the wire
+    ("pulumi.runtime.rpc", "_special_secret_sig", "__len__"),
 )
 
 
@@ -104,3 +106,8 @@ def resource_class(type_token: str) -> type | None:
     if class_name is None:
         return None
     return getattr(importlib.import_module(info["fqn"]), class_name)
+def is_wire_secret(value: Any) -> bool:
+    """Whether a registered property arrived marked secret (so the engine encrypts it in the state)."""
+    return (isinstance(value, dict)
+            and value.get(_symbol("pulumi.runtime.rpc", "_special_sig_key"))
+            == _symbol("pulumi.runtime.rpc", "_special_secret_sig"))
