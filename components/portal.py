@@ -4,8 +4,9 @@
   participant's record (handlers/portal.py explains why an S3 object); its content is
   derived from the secret codes, so it is a secret in the state and the preview;
 - the portal function, whose role may read that object, list the samples of event-account
-  participants' buckets, describe / start / open exactly their notebooks, describe exactly
-  their endpoints, assume exactly their console roles, and query the scores table;
+  participants' buckets, describe / start / open the event's notebooks, describe the
+  event's endpoints, assume the event's console roles (by name shape and the event's tag:
+  see `_statements`), and query the scores table;
 - the public Function URL (with both permissions public URLs need) and the join links,
   `<url>p/<code>`, as a secret for the handouts.
 
@@ -156,8 +157,9 @@ class Portal(pulumi.ComponentResource):
         grows by about 380 characters per participant and passes IAM's 10,240 characters of
         inline policy per role at about 25 participants (preflight measured 114,624 at 300).
         The shapes match only declared participant resources (shared names never end in these
-        suffixes, and participants cannot create notebooks, endpoints, buckets or roles);
-        which participant a request may touch is decided by the join code (handlers/portal.py).
+        suffixes, and participants' roles cannot create notebooks, endpoints or roles, nor
+        buckets in the event's account); which participant a request may touch is decided by
+        the join code (handlers/portal.py).
         """
         args = self._args
         statements = [
@@ -168,25 +170,34 @@ class Portal(pulumi.ComponentResource):
             return statements
         shape = ParticipantNames(args.event, "*")
         if any(p.bucket is None for p in args.participants if not p.account):
-            # Participant stacks publish their bucket's name (components/participant.py).
+            # Participant stacks publish their bucket's name (components/participant.py); the
+            # path starts `/<event>/`, which no other event's parameters do.
             statements.append(iam.allow(["ssm:GetParameter"], [pulumi.Output.concat(
                 f"arn:aws:ssm:{args.region}:", self._account,
                 f":parameter{shape.samples_bucket_parameter}")]))
+        # Another event in the same account may be named `<event>-<more>`; its resources fit
+        # these shapes too, so each statement also asks for this event's tag (SageMaker and
+        # IAM roles support aws:ResourceTag: see components/model_training.py) or account.
+        this_event = {"StringEquals": {"aws:ResourceTag/Event": args.event}}
         return statements + [
-            # Sample buckets are auto-named: `<event>-<id>-samples-<7 random characters>`.
+            # Sample buckets are auto-named: `<event>-<id>-samples-<7 random characters>`;
+            # bucket ARNs carry no account, so the event's account is a condition.
             iam.allow(["s3:ListBucket"], [f"arn:aws:s3:::{shape.bucket}-*"],
-                      condition={"StringLike": {"s3:prefix": [f"{SAMPLES_PREFIX}*"]}}),
+                      condition={"StringLike": {"s3:prefix": [f"{SAMPLES_PREFIX}*"]},
+                                 "StringEquals": {"aws:ResourceAccount": self._account}}),
             iam.allow(["sagemaker:DescribeNotebookInstance", "sagemaker:StartNotebookInstance",
                        "sagemaker:CreatePresignedNotebookInstanceUrl"],
-                      [self._sagemaker("notebook-instance", shape.notebook)]),
-            iam.allow(["sagemaker:DescribeEndpoint"], [self._sagemaker("endpoint", shape.endpoint)]),
+                      [self._sagemaker("notebook-instance", shape.notebook)], condition=this_event),
+            iam.allow(["sagemaker:DescribeEndpoint"], [self._sagemaker("endpoint", shape.endpoint)],
+                      condition=this_event),
             # The status names the model behind the endpoint: its configuration is one of
             # the participant's own, all named in their owned shape `<event>-<id>--*`.
             iam.allow(["sagemaker:DescribeEndpointConfig"],
-                      [self._sagemaker("endpoint-config", f"{shape.owned_prefix}*")]),
+                      [self._sagemaker("endpoint-config", f"{shape.owned_prefix}*")],
+                      condition=this_event),
             iam.allow(["sts:AssumeRole"],
                       [pulumi.Output.concat("arn:aws:iam::", self._account, ":role/",
-                                            shape.console_role)]),
+                                            shape.console_role)], condition=this_event),
         ]
 
     def _function(self, bucket: aws.s3.Bucket,

@@ -90,6 +90,9 @@ def test_the_url_is_public_with_exactly_the_two_permissions_a_public_url_needs(d
 
 # --- the portal's role ---------------------------------------------------------------------
 
+THIS_EVENT = {"StringEquals": {"aws:ResourceTag/Event": "aim368"}}
+
+
 def test_the_portal_role_reaches_the_event_accounts_participants_by_name_shape(declared):
     sagemaker = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     bucket = declared.named("aim368-portal", "aws:s3/bucket:Bucket").state["arn"]
@@ -101,17 +104,18 @@ def test_the_portal_role_reaches_the_event_accounts_participants_by_name_shape(d
         {"Effect": "Allow", "Action": ["dynamodb:Query"],
          "Resource": [declared.named("aim368-scores").state["arn"]]},
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::aim368-*-samples-*"],
-         "Condition": {"StringLike": {"s3:prefix": ["samples/*"]}}},
+         "Condition": {"StringLike": {"s3:prefix": ["samples/*"]},
+                       "StringEquals": {"aws:ResourceAccount": ACCOUNT}}},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeNotebookInstance",
                                        "sagemaker:StartNotebookInstance",
                                        "sagemaker:CreatePresignedNotebookInstanceUrl"],
-         "Resource": [f"{sagemaker}:notebook-instance/aim368-*-notebook"]},
+         "Resource": [f"{sagemaker}:notebook-instance/aim368-*-notebook"], "Condition": THIS_EVENT},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpoint"],
-         "Resource": [f"{sagemaker}:endpoint/aim368-*-endpoint"]},
+         "Resource": [f"{sagemaker}:endpoint/aim368-*-endpoint"], "Condition": THIS_EVENT},
         {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpointConfig"],
-         "Resource": [f"{sagemaker}:endpoint-config/aim368-*--*"]},
+         "Resource": [f"{sagemaker}:endpoint-config/aim368-*--*"], "Condition": THIS_EVENT},
         {"Effect": "Allow", "Action": ["sts:AssumeRole"],
-         "Resource": [f"arn:aws:iam::{ACCOUNT}:role/aim368-*-console"]},
+         "Resource": [f"arn:aws:iam::{ACCOUNT}:role/aim368-*-console"], "Condition": THIS_EVENT},
     ]
 
 
@@ -131,6 +135,13 @@ def test_the_portal_roles_shapes_match_every_local_participants_resources_and_no
         assert matches(f"{sagemaker}:endpoint/aim368-{p}-endpoint")
         assert matches(f"{sagemaker}:endpoint-config/aim368-{p}--config-1234567")
         assert matches(declared.named(f"aim368-{p}-console", ROLE).state["arn"])
+        # The tag conditions find what they ask for on each declared resource.
+        for name in (f"aim368-{p}-notebook", f"aim368-{p}-endpoint", f"aim368-{p}-console"):
+            resource = declared.named(name)
+            provider = next(r for r in declared.resources if r.urn == resource.provider_urn)
+            tags = {**json.loads(provider.inputs.get("defaultTags") or "{}").get("tags", {}),
+                    **(resource.inputs.get("tags") or {})}  # what AWS would store on it
+            assert tags.get("Event") == "aim368", (name, tags)
     shared = [r.state["arn"] for r in declared.resources if isinstance(r.state.get("arn"), str)
               and not any(f"aim368-{p}-" in r.state["arn"] for p in [*LOCAL, "owen-own"])]
     assert shared and [arn for arn in shared if matches(arn)] == []
