@@ -11,7 +11,12 @@ import json
 from collections.abc import Mapping
 
 from access.codes import code_hash
-from handlers.portal import OPTIONAL_RECORD_FIELDS, RECORD_FIELDS, directory_problems
+from handlers.portal import (
+    BUCKET_FIELDS,
+    OPTIONAL_RECORD_FIELDS,
+    RECORD_FIELDS,
+    directory_problems,
+)
 
 
 def directory_document(records: Mapping[str, Mapping[str, str]],
@@ -23,7 +28,7 @@ def directory_document(records: Mapping[str, Mapping[str, str]],
     mislabeled = sorted(pid for pid, record in records.items() if record.get("id") != pid)
     if mislabeled:
         raise ValueError(f"records whose 'id' differs from their key: {', '.join(mislabeled)}")
-    allowed = RECORD_FIELDS + OPTIONAL_RECORD_FIELDS
+    allowed = RECORD_FIELDS + OPTIONAL_RECORD_FIELDS + BUCKET_FIELDS
     document = {"participants": {
         code_hash(codes[pid]): {k: v for k, v in record.items() if k in allowed and v is not None}
         for pid, record in sorted(records.items())}}

@@ -13,6 +13,7 @@ from bench import (
     program_eval,
     rehearsal_scale,
     retraining,
+    topology,
     training,
 )
 
@@ -22,6 +23,7 @@ if __name__ == "__main__":
     generator.main()
     control_plane.main()
     fleet_bounds.main()
+    topology.main()
     inference_handler.main()
     edge_load.main()
     edge_tls.main()

@@ -29,7 +29,8 @@ def bounds(participants: int, stages_per_api: int, workdir: Path) -> dict:
     roster = workdir / f"roster-{participants}.yaml"
     roster.write_text(yaml.safe_dump(
         {"participants": [{"name": f"Participant {i:04d}"} for i in range(participants)]}))
-    config = {"roster": str(roster), "stagesPerApi": str(stages_per_api)}
+    config = {"roster": str(roster), "stagesPerApi": str(stages_per_api),
+              "participantStacks": "false"}
     build_for_config(config, say=lambda _: None)  # cached after the first size
     declared = run_program(config)
     apis = len(declared.of_type("aws:apigateway/restApi:RestApi"))

@@ -5,7 +5,8 @@ fleet's parallelism, so they say what no implementation can beat, not what a run
 
 - API Gateway (per account, fixed): CreateRestApi 1 per 3 s, CreateDeployment 1 per 5 s,
   DeleteRestApi 1 per 30 s. Shared APIs hold `STAGES_PER_API` participants each and belong
-  to the event stack, which the fleet runs alone, before (up) or after (destroy) the rest.
+  to the event stack, which the fleet runs alone, before (up) or after (destroy) the rest;
+  each participant stack deploys the API its stage joins once (its own deployment).
 - Lambda 15 control-plane calls/s and Firehose 5 calls/s per account, shared by every
   stack running at once (calls per participant stack: fleet/capacity.py).
 - SageMaker: creating an endpoint takes minutes (ENDPOINT_CREATE_S, a low estimate), and a
@@ -58,7 +59,8 @@ def _event_up(participants: int) -> float:
 
 def fleet_up(participants: int, parallel: int) -> float:
     waves = math.ceil(participants / parallel)
-    return _event_up(participants) + max(waves * ENDPOINT_CREATE_S, _rate_floor(participants))
+    return _event_up(participants) + max(waves * ENDPOINT_CREATE_S, _rate_floor(participants),
+                                         participants * CREATE_DEPLOYMENT_S)
 
 
 def single_up(participants: int) -> float:

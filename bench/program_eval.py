@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.mock_program import run_program
+from tools.mock_program import PARTICIPANT_TYPE, run_program
 from training.build import build_for_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -49,8 +49,9 @@ def measure(participants: int, workdir: Path) -> dict:
     roster = workdir / f"roster-{participants}.yaml"
     roster.write_text(yaml.safe_dump(
         {"participants": [{"name": f"Participant {i:04d}"} for i in range(participants)]}))
-    program_seconds, declared = _timed(lambda: run_program({"roster": str(roster)}))
-    per_participant = len(declared.owned_by("participant-0000")) + 2  # + component, provider
+    program_seconds, declared = _timed(lambda: run_program({"roster": str(roster),
+                                                            "participantStacks": "false"}))
+    per_participant = len(declared.within("participant-0000", PARTICIPANT_TYPE)) + 1  # + itself
     bare = workdir / f"bare-{participants}.py"
     bare.write_text(BARE_PROGRAM.format(count=len(declared.resources)))
     bare_seconds, bare_declared = _timed(lambda: run_program({}, program=bare))

@@ -49,6 +49,9 @@ class InferenceApiArgs:
     region: str
     # Principals of other accounts (the FC edge's role) that may call every stage.
     cross_account_invokers: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    # False when the stages live in other stacks (participant stacks): each of those deploys
+    # the API itself, because AWS refuses to delete a deployment a stage still points to.
+    deploy: bool = True
 
 
 def method_arn(execution_arn: pulumi.Input[str], stage: str) -> pulumi.Output[str]:
@@ -61,13 +64,23 @@ class ApiTarget:
     """What a stage needs of the API it joins."""
     rest_api_id: pulumi.Input[str]
     execution_arn: pulumi.Input[str]
-    deployment_id: pulumi.Input[str]
+    deployment_id: pulumi.Input[str] | None  # None: the stage's owner deploys the API itself
+
+
+def deploy(parent: pulumi.Resource, name: str, rest_api_id: pulumi.Input[str],
+           depends_on: list[pulumi.Resource] | None = None) -> aws.apigateway.Deployment:
+    """A deployment (snapshot) of the API's shape; a new shape replaces it, which re-points
+    the stages that use it."""
+    return aws.apigateway.Deployment(
+        f"{name}-deployment", rest_api=rest_api_id,
+        description="live inference", triggers={"shape": shape_hash()},
+        opts=child_of(parent, depends_on=depends_on or []))
 
 
 class InferenceApi(pulumi.ComponentResource):
     rest_api_id: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
-    deployment_id: pulumi.Output[str]
+    deployment_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: InferenceApiArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -104,13 +117,12 @@ class InferenceApi(pulumi.ComponentResource):
                     "Action": "execute-api:Invoke",
                     "Resource": method_arn(api.execution_arn, "*")}]}),
                 opts=child)
-        deployment = aws.apigateway.Deployment(
-            f"{args.name}-deployment", rest_api=api.id,
-            description="live inference", triggers={"shape": shape_hash()},
-            opts=child_of(self, depends_on=[method, integration, validator]))
         self.rest_api_id = api.id
         self.execution_arn = api.execution_arn
-        self.deployment_id = deployment.id
+        self.deployment_id = None
+        if args.deploy:
+            self.deployment_id = deploy(self, args.name, api.id,
+                                        depends_on=[method, integration, validator]).id
         self.register_outputs({"rest_api_id": self.rest_api_id,
                                "execution_arn": self.execution_arn,
                                "deployment_id": self.deployment_id})

@@ -20,8 +20,7 @@ from components.inference_api import (
     RESOURCE_PATH,
     STAGE_VARIABLE,
     ApiTarget,
-    InferenceApi,
-    InferenceApiArgs,
+    deploy,
     method_arn,
 )
 from components.parts import iam
@@ -38,13 +37,11 @@ INFERENCE_TIMEOUT_SECONDS = 10
 class LiveInferenceArgs:
     names: ParticipantNames
     region: str
-    shared_api: ApiTarget | None  # None: the participant gets an API of their own
+    api: ApiTarget  # the API their stage joins (shared, or their own account's)
     inference: InferenceConfig
     logs: LogsConfig
     # The participant's roles that may call their own stage (their notebook's, their console's).
     invoker_role_names: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    # For an API of their own (another account): the FC edge's role, which must call it.
-    edge_role_arn: pulumi.Input[str] | None = None
 
 
 class LiveInference(pulumi.ComponentResource):
@@ -55,15 +52,17 @@ class LiveInference(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("workshop:lab3:LiveInference", name, None, opts)
         names = args.names
-        api = args.shared_api or InferenceApi(
-            names.own_api, InferenceApiArgs(
-                name=names.own_api, region=args.region,
-                cross_account_invokers=[args.edge_role_arn] if args.edge_role_arn else ()),
-            opts=child_of(self)).target()
+        api = args.api
+        # When the API's deployment belongs to another stack (the event stack), this stage
+        # gets a deployment of its own: AWS refuses to delete a deployment while any stage
+        # points to it ("BadRequestException: Active stages pointing to this deployment must
+        # be moved or deleted", pulumi/pulumi-aws#5711), so a shared deployment would tie the
+        # event stack's updates and destroy to every participant stack's stage.
+        deployment_id = api.deployment_id or deploy(self, names.prefix, api.rest_api_id).id
         function = self._function(args)
         child = child_of(self)
         stage = aws.apigateway.Stage(
-            f"{names.prefix}-stage", rest_api=api.rest_api_id, deployment=api.deployment_id,
+            f"{names.prefix}-stage", rest_api=api.rest_api_id, deployment=deployment_id,
             stage_name=names.stage, variables={STAGE_VARIABLE: function.name},
             description=f"Live inference for {names.participant}", opts=child)
         aws.apigateway.MethodSettings(

@@ -71,6 +71,8 @@ class ModelTraining(pulumi.ComponentResource):
     endpoint_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    # The endpoint configuration declared here: what `fleet endpoint-reset` returns them to.
+    baseline_endpoint_config: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelTrainingArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -86,11 +88,13 @@ class ModelTraining(pulumi.ComponentResource):
         self.endpoint_name, self.endpoint_arn = endpoint.name, endpoint.arn
         self.role_arn = self._role.arn
         self.role_name = self._role.name
+        self.baseline_endpoint_config = self._config.name
         self.register_outputs({"notebook_name": self.notebook_name,
                                "notebook_arn": self.notebook_arn,
                                "endpoint_name": self.endpoint_name,
                                "endpoint_arn": self.endpoint_arn, "role_arn": self.role_arn,
-                               "role_name": self.role_name})
+                               "role_name": self.role_name,
+                               "baseline_endpoint_config": self.baseline_endpoint_config})
 
     # --- the execution role --------------------------------------------------------------
 
@@ -286,6 +290,7 @@ class ModelTraining(pulumi.ComponentResource):
             name=model.name.apply(
                 lambda m: f"{names.endpoint_config}-{input_hash('config', m, serving)}"),
             opts=child_of(self, **replaced_safely))
+        self._config = config
         return aws.sagemaker.Endpoint(
             names.endpoint, name=names.endpoint, endpoint_config_name=config.name,
             opts=child_of(self, ignore_changes=["endpointConfigName"] if keep else None,

@@ -55,8 +55,11 @@ class PortalParticipant:
     account: str | None  # their own AWS account, None: the event's
     notebook: pulumi.Input[str]
     endpoint: pulumi.Input[str]
-    bucket: pulumi.Input[str]
-    bucket_arn: pulumi.Input[str]
+    # None with participant stacks: their bucket is auto-named in their own stack, which the
+    # event stack cannot read (__main__.py); the portal reads the SSM parameter that stack
+    # publishes it under (ParticipantNames.samples_bucket_parameter) instead.
+    bucket: pulumi.Input[str] | None
+    bucket_arn: pulumi.Input[str] | None
     inference_url: pulumi.Input[str]
 
 
@@ -84,10 +87,13 @@ def console_role_arn(account: pulumi.Input[str], names: ParticipantNames) -> pul
     return pulumi.Output.concat("arn:aws:iam::", account, ":role/", names.console_role)
 
 
-def _record(participant: PortalParticipant, region: str, leaderboard_url: pulumi.Input[str],
+def _record(participant: PortalParticipant, event: str, region: str,
+            leaderboard_url: pulumi.Input[str],
             console_role: pulumi.Input[str]) -> pulumi.Output[dict[str, Any]]:
+    where = ({"bucket": participant.bucket} if participant.bucket is not None else
+             {"bucket_parameter": ParticipantNames(event, participant.id).samples_bucket_parameter})
     return pulumi.Output.all(
-        notebook=participant.notebook, endpoint=participant.endpoint, bucket=participant.bucket,
+        notebook=participant.notebook, endpoint=participant.endpoint, **where,
         inference_url=participant.inference_url, leaderboard_url=leaderboard_url,
         console_role_arn=console_role,
     ).apply(lambda v: {"id": participant.id, "name": participant.name, "region": region,
@@ -123,7 +129,7 @@ class Portal(pulumi.ComponentResource):
 
     def _directory(self, bucket: aws.s3.Bucket) -> aws.s3.BucketObjectv2:
         args = self._args
-        records = pulumi.Output.all(*[_record(p, args.region, args.leaderboard_url,
+        records = pulumi.Output.all(*[_record(p, args.event, args.region, args.leaderboard_url,
                                               self._console_role(p))
                                       for p in args.participants])
         codes = dict(args.codes)
@@ -163,6 +169,12 @@ class Portal(pulumi.ComponentResource):
         if all(p.account for p in args.participants):  # nothing of theirs to reach from here
             return statements
         shape = ParticipantNames(args.event, "*")
+        if any(p.bucket is None for p in args.participants if not p.account):
+            # Participant stacks publish their bucket's name (components/participant.py); the
+            # path starts `/<event>/`, which no other event's parameters do.
+            statements.append(iam.allow(["ssm:GetParameter"], [pulumi.Output.concat(
+                f"arn:aws:ssm:{args.region}:", self._account,
+                f":parameter{shape.samples_bucket_parameter}")]))
         # Another event in the same account may be named `<event>-<more>`; its resources fit
         # these shapes too, so each statement also asks for this event's tag (SageMaker and
         # IAM roles support aws:ResourceTag: see components/model_training.py) or account.

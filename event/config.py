@@ -24,11 +24,14 @@ import yaml
 
 from event.names import ParticipantNames
 from event.roster import EMAIL_PATTERN
+from event.roster import ID_PATTERN as PARTICIPANT_ID_PATTERN
 from handlers import edge_limits
 from handlers.fc_samples import PROFILES
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 EVENT_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# <org>/<project>/<stack>: Pulumi names are letters, digits, '-', '_' and '.'.
+STACK_REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]{1,100}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 # Used when the stack sets no `aws:region`; the AWS provider's own fallback (the
 # AWS_REGION environment variable) would make the plan depend on the shell.
@@ -142,6 +145,11 @@ RULES: dict[str, Check] = {
     "alarmEmail": lambda v: None if not v or EMAIL_PATTERN.match(v) else "is not an e-mail address",
     "participantAccountRole": lambda v: None if re.match(r"^[\w+=,.@-]{1,64}$", v) else
     "is not a valid IAM role name",
+    "participantStacks": _always_fine,
+    "participant": lambda v: None if not v or PARTICIPANT_ID_PATTERN.match(v) else
+    "is not a participant id (lowercase letters and digits joined by single '-')",
+    "eventStack": lambda v: None if not v or STACK_REFERENCE_PATTERN.match(v) else
+    "is not a fully qualified stack name <org>/<project>/<stack>",
     "retrainingDefault": _always_fine,
     "retrainingMarginPercent": _between(0, 50),
     "retrainingWindowMinutes": _between(5, 1440),
@@ -266,6 +274,20 @@ class AlarmsConfig:
 
 
 @dataclass(frozen=True)
+class TopologyConfig:
+    """Which kind of stack this is: single stack, event stack, or one participant's stack."""
+    participant_stacks: bool = setting("participantStacks")
+    participant: str = setting("participant")
+    event_stack: str = setting("eventStack")
+
+    @property
+    def kind(self) -> str:
+        if self.participant:
+            return "participant"
+        return "event" if self.participant_stacks else "single"
+
+
+@dataclass(frozen=True)
 class RetrainingConfig:
     """The automated retraining loop's event-wide defaults (a participant may change theirs)."""
     default_on: bool = setting("retrainingDefault")
@@ -334,6 +356,7 @@ class EventConfig:
     edge: EdgeConfig = field()
     leaderboard: LeaderboardConfig = field()
     alarms: AlarmsConfig = field()
+    topology: TopologyConfig = field()
     retraining: RetrainingConfig = field()
     schedule: ScheduleConfig = field()
     updates: UpdatesConfig = field()
@@ -507,6 +530,21 @@ def _assemble(values: dict[str, Any], region: str) -> EventConfig:
 
 
 def _cross_setting_problems(values: dict[str, Any]) -> list[str]:
+    return _instance_type_problems(values) + _topology_problems(values)
+
+
+def _topology_problems(values: dict[str, Any]) -> list[str]:
+    participant, event_stack = values.get("participant"), values.get("eventStack")
+    if participant and not event_stack:
+        return [(f"participant={participant!r} needs eventStack, the <org>/<project>/<stack> "
+                 "whose roster and shared parts this participant stack uses")]
+    if event_stack and not participant:
+        return [(f"eventStack={event_stack!r} is only for a participant stack; set participant "
+                 "too, or unset eventStack")]
+    return []
+
+
+def _instance_type_problems(values: dict[str, Any]) -> list[str]:
     hosting = instance_types(str(values.get("hostingInstanceTypes", "")))
     endpoint = values.get("endpointInstanceType")
     problems = []

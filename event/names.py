@@ -143,6 +143,12 @@ class ParticipantNames:
         return f"{self.prefix}-console"
 
     @property
+    def samples_bucket_parameter(self) -> str:
+        """The SSM parameter a participant stack publishes its auto-named samples bucket
+        under, for the portal in the event stack (which cannot read that stack)."""
+        return f"/{self.event}/{self.participant}/samples-bucket"
+
+    @property
     def stage(self) -> str:
         return self.participant  # the seed's <first>-<last>
 

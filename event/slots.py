@@ -99,7 +99,9 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def _is_index(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    # Stack outputs carry numbers as doubles (the engine's wire format), so 3.0 is 3.
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return whole and not isinstance(value, bool) and value >= 0
 
 
 def _parse_entry(pid: Any, entry: Any, problems: list[str]) -> Slot | None:
@@ -120,7 +122,7 @@ def _parse_entry(pid: Any, entry: Any, problems: list[str]) -> Slot | None:
             problems.append(f"{label}: '{key}' must be a whole number >= 0, got {entry[key]!r}")
     if len(problems) > before:
         return None
-    return Slot(entry["api"], entry["position"])
+    return Slot(int(entry["api"]), int(entry["position"]))
 
 
 def check_slots(slots: Mapping[str, Slot], stages_per_api: int | None) -> list[str]:

@@ -12,8 +12,12 @@ control-plane calls, most of them within its first STACK_BURST_S seconds. Lambda
 15 calls/s and Firehose 5 calls/s per account, so running P stacks at once stays under both
 while P * calls / burst <= rate: P <= 15*60/12 = 75 and 5*60/4 = 75. The ceiling of 32 keeps
 a wide margin below that (the event's own functions, retries, other tools in the account).
-API Gateway's CreateDeployment (1 per 5 s) is the event stack's alone: participant stacks
-create stages on the event's deployments and never deploy an API themselves.
+API Gateway's CreateDeployment (1 per 5 s per account, fixed) is made once by each
+participant stack: its stage stands on a deployment of its own, because AWS refuses to delete
+a deployment any stage points to, and a deployment owned by the event stack would tie the
+event stack to every participant's stage. 12 deployments a minute is far above the rate the
+fleet finishes stacks (parallel / endpoint minutes), so a burst of stacks starting together
+only waits in the provider's throttling retries.
 bench/fleet_bounds.py prints what these numbers mean for 100 and 300 participants.
 """
 

@@ -72,6 +72,21 @@ def _config(spec: StackSpec) -> dict[str, auto.ConfigValue]:
     return {key: auto.ConfigValue(value=value) for key, value in spec.config.items()}
 
 
+def _unprotect(stack: auto.Stack | auto.RemoteStack) -> None:
+    """Lift `protect` from the stack's resources before a destroy the fleet decided on.
+
+    The event stack protects the APIs participant stacks' stages live on, so that a plain
+    `pulumi destroy` of it stops while they exist. The orchestrator destroys the event stack
+    only once no participant stack remains; this is `pulumi state unprotect --all` for it.
+    """
+    state = stack.export_stack()
+    resources = (state.deployment or {}).get("resources") or []
+    if any(resource.get("protect") for resource in resources):
+        for resource in resources:
+            resource.pop("protect", None)
+        stack.import_stack(state)
+
+
 def _short(name: str) -> str:
     return name.split("/")[-1]
 
@@ -116,6 +131,7 @@ class LocalStacks:
     def destroy(self, name: str, listener: StackListener) -> None:
         stack = auto.select_stack(stack_name=self._qualified(name), work_dir=str(self.work_dir),
                                   opts=self._options())
+        _unprotect(stack)
         stack.destroy(on_output=listener.output, on_event=EngineProgress(listener),
                       color="never", remove=True)
 
@@ -204,8 +220,9 @@ class RemoteStacks(LocalStacks):
         return {getattr(op, "value", str(op)): count for op, count in result.change_summary.items()}
 
     def destroy(self, name: str, listener: StackListener) -> None:
-        self._remote(StackSpec(name)).destroy(on_output=listener.output,
-                                              on_event=EngineProgress(listener))
+        stack = self._remote(StackSpec(name))
+        _unprotect(stack)
+        stack.destroy(on_output=listener.output, on_event=EngineProgress(listener))
         # RemoteStack.destroy has no `remove`; the emptied stack is removed locally.
         self._workspace().remove_stack(self._fully_qualified(name))
 

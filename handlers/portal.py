@@ -171,9 +171,12 @@ def _safe_endpoint(url: str) -> bool:
 
 # --- The participant directory -------------------------------------------------------------
 
-RECORD_FIELDS = ("id", "name", "notebook", "endpoint", "bucket", "inference_url", "region",
+RECORD_FIELDS = ("id", "name", "notebook", "endpoint", "inference_url", "region",
                  "console_role_arn", "leaderboard_url")
 OPTIONAL_RECORD_FIELDS = ("account",)
+# Where their samples are: the bucket itself (one stack), or the SSM parameter their own
+# stack publishes its auto-named bucket under (a stack per participant). Exactly one.
+BUCKET_FIELDS = ("bucket", "bucket_parameter")
 
 
 class DirectoryError(ValueError):
@@ -192,10 +195,14 @@ def directory_problems(document: Any) -> list[str]:
             problems.append(f"record under {key[:12]}... is not an object")
             continue
         missing = [f for f in RECORD_FIELDS if not isinstance(record.get(f), str) or not record[f]]
-        unknown = sorted(set(record) - set(RECORD_FIELDS) - set(OPTIONAL_RECORD_FIELDS))
+        unknown = sorted(set(record) - set(RECORD_FIELDS) - set(OPTIONAL_RECORD_FIELDS)
+                         - set(BUCKET_FIELDS))
         label = f"record {record.get('id')!r}"
         if missing:
             problems.append(f"{label}: missing or empty {', '.join(missing)}")
+        where = [f for f in BUCKET_FIELDS if isinstance(record.get(f), str) and record[f]]
+        if len(where) != 1:
+            problems.append(f"{label}: needs exactly one of {', '.join(BUCKET_FIELDS)}")
         if unknown:
             problems.append(f"{label}: unknown fields {', '.join(unknown)}")
         if record.get("id") in ids:
@@ -623,6 +630,7 @@ class Clients:
     sts: Any
     table: Any
     fetch: Fetch = fetch
+    ssm: Any = None  # reads a participant stack's published bucket (`bucket_parameter`)
 
     @classmethod
     def from_boto(cls, settings: Settings) -> Clients:
@@ -630,6 +638,7 @@ class Clients:
         return cls(s3=boto3.client("s3", config=config),
                    sagemaker=boto3.client("sagemaker", config=config),
                    sts=boto3.client("sts", config=config),
+                   ssm=boto3.client("ssm", config=config),
                    table=boto3.resource("dynamodb", config=config).Table(settings.table_name))
 
 
@@ -779,7 +788,7 @@ class Portal:
         return {
             "participant": record["id"],
             "samples": elsewhere if own else part(
-                lambda: samples_status(self.clients.s3, record["bucket"])),
+                lambda: samples_status(self.clients.s3, self._bucket_of(record))),
             "endpoint": elsewhere if own else part(
                 lambda: endpoint_status(self.clients.sagemaker, record["endpoint"])),
             "inference": {"url": record["inference_url"],
@@ -789,6 +798,13 @@ class Portal:
             "errors": part(lambda: error_status(self.clients.table, record["id"], now)),
             "leaderboard_url": leaderboard_url(record),
         }
+
+    def _bucket_of(self, record: dict) -> str:
+        """Their samples bucket: in the record, or published by their own stack."""
+        if record.get("bucket"):
+            return record["bucket"]
+        return self.clients.ssm.get_parameter(
+            Name=record["bucket_parameter"])["Parameter"]["Value"]
 
     def notebook(self, record: dict, start: bool) -> dict:
         name, region = record["notebook"], record["region"]

@@ -230,7 +230,7 @@ def _by_account(program: Program, type_token: str) -> dict[tuple, list[Declared]
     where = placements(program)
     grouped: dict[tuple, list[Declared]] = defaultdict(list)
     for resource in _of(program, type_token):
-        place = where.get(resource.provider_urn) or Placement("", None, "", None)
+        place = where.get(resource.urn) or Placement("", None, "", None)
         grouped[(place.account or "the event's account", place.region)].append(resource)
     return grouped
 
@@ -314,7 +314,7 @@ def cross_participant_grants(program: Program) -> Iterable[Finding]:
     where = placements(program)
     owners = sorted({(p.event, p.participant) for p in where.values() if p.participant})
     for policy in _of(program, "aws:iam/rolePolicy:RolePolicy"):
-        place = where.get(policy.provider_urn)
+        place = where.get(policy.urn)
         if not place or not place.participant:
             continue
         for statement in _statements(policy):

@@ -32,8 +32,11 @@ def synthetic_roster(count: int) -> list[dict[str, str]]:
 def declare(config: Mapping[str, Any] | None = None,
             roster: list[dict[str, Any]] | None = None,
             roster_file: Path | None = None) -> Program:
-    """Run the program under the mock engine; `roster` (entries) wins over `roster_file`."""
-    settings = {str(k): str(v) for k, v in (config or {}).items()}
+    """Run the program under the mock engine; `roster` (entries) wins over `roster_file`.
+
+    Single-stack mode unless the config says otherwise: it declares what the event stack and
+    every participant stack declare together, which is what quotas and costs are about."""
+    settings = {"participantStacks": "false", **{str(k): str(v) for k, v in (config or {}).items()}}
     if roster is not None:
         folder = Path(tempfile.mkdtemp(prefix="readiness-"))
         roster_file = folder / "participants.yaml"
@@ -81,14 +84,22 @@ def _json_input(value: Any) -> Any:
 
 
 def placements(program: Program) -> dict[str, Placement]:
-    """Provider URN -> where its resources land, from the provider's inputs."""
-    found = {}
+    """Resource URN -> where it lands: event, account and region from its provider's inputs,
+    the participant from the participant component it is declared in (providers are per
+    account, so they no longer name a participant)."""
+    by_provider = {}
     for provider in program.of_type("pulumi:providers:aws"):
         tags = (_json_input(provider.inputs.get("defaultTags")) or {}).get("tags", {})
         roles = _json_input(provider.inputs.get("assumeRoles")) or []
         account = roles[0]["roleArn"].split(":")[4] if roles else None
-        found[provider.urn] = Placement(tags.get("Event", ""), tags.get("Participant"),
-                                        provider.inputs.get("region", ""), account)
+        by_provider[provider.urn] = (tags.get("Event", ""), provider.inputs.get("region", ""),
+                                     account)
+    found = {}
+    for resource in program.resources:
+        if resource.custom and resource.provider_urn in by_provider:
+            event, region, account = by_provider[resource.provider_urn]
+            found[resource.urn] = Placement(event, program.participant_of(resource), region,
+                                            account)
     return found
 
 

@@ -50,8 +50,8 @@ class Row:
 
 def _in_event_account(program: Program):
     where = placements(program)
-    return lambda resource: not (where.get(resource.provider_urn)
-                                 and where[resource.provider_urn].account)
+    return lambda resource: not (where.get(resource.urn)
+                                 and where[resource.urn].account)
 
 
 def needs(program: Program, training_jobs_at_once: int = 1,

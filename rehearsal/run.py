@@ -137,7 +137,7 @@ def declare(settings: Settings, out: Path, program_path: Path) -> Program:
     roster = out / "participants.yaml"
     roster.write_text(yaml.safe_dump({"participants": [{"name": p.name}
                                                        for p in settings.participants]}))
-    config = {"roster": str(roster), "event": "rehearsal",
+    config = {"roster": str(roster), "event": "rehearsal", "participantStacks": "false",
               "datasetSamples": str(settings.dataset_samples),
               "samplesPerSecond": str(settings.samples_per_second),
               "edgeRequestsPerSecond": str(settings.requests_per_second),

@@ -44,7 +44,9 @@ SCHEDULE = "aws:scheduler/schedule:Schedule"
 
 # The roster the `program` fixture uses unless a test gives its own, and its ids.
 # A small data set keeps each evaluation fast; tests about the data set set their own.
-DEFAULT_CONFIG = {"datasetSamples": "2000"}
+# Single-stack mode: every participant's labs in the one evaluation (tests of the event stack
+# and participant stacks set `participantStacks` / `participant` themselves).
+DEFAULT_CONFIG = {"datasetSamples": "2000", "participantStacks": "false"}
 DEFAULT_ROSTER = [{"name": "Ada Lovelace"}, {"name": "Grace Hopper"}, {"name": "Alan Turing"}]
 IDS = ["ada-lovelace", "grace-hopper", "alan-turing"]
 

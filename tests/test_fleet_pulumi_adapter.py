@@ -28,6 +28,9 @@ RESULTS = {
                     auto.StackSummary("acme/aim368.ada", False, True, None, 30)],
     "stack_outputs": {"notebook": auto.OutputValue("aim368-ada-notebook", False)},
     "remove_stack": None,
+    "export_stack": auto.Deployment(3, {"resources": [{"urn": "a", "protect": True},
+                                                      {"urn": "b"}]}),
+    "import_stack": None,
     "set_config": None,
     "get_all_config": {"aws:region": auto.ConfigValue("us-east-1"),
                        "ml-workshop:joinCodes": auto.ConfigValue('{"ada": "c"}', secret=True)},
@@ -123,6 +126,10 @@ def test_local_preview_destroy_outputs_states_and_listing():
     assert stacks.preview(SPEC, Recorder()) == {"create": 4, "same": 2}
     stacks.destroy("aim368.ada", Recorder())
     assert dict(CALLS)["Stack.destroy"]["remove"] is True
+    # The event stack's protected APIs are unprotected first (the orchestrator only destroys
+    # it once no participant stack is left).
+    assert names().index("Stack.import_stack") < names().index("Stack.destroy")
+    assert RESULTS["export_stack"].deployment["resources"] == [{"urn": "a"}, {"urn": "b"}]
     assert stacks.outputs("aim368.ada") == {"notebook": "aim368-ada-notebook"}
     assert stacks.existing() == ["aim368", "aim368.ada"]
     states = stacks.states()

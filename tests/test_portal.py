@@ -320,6 +320,32 @@ def test_participants_in_their_own_account_get_links_into_it(world):
 
 # --- lab status ----------------------------------------------------------------------------
 
+def test_a_participant_stacks_bucket_is_read_from_the_parameter_it_publishes(world):
+    # With a stack per participant the event stack's portal cannot know an auto-named
+    # bucket: the record names the SSM parameter the participant's stack writes it to.
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/aim368/ada/samples-bucket", Value=RECORDS["ada"]["bucket"],
+                      Type="String")
+    published = {k: v for k, v in RECORDS["ada"].items() if k != "bucket"}
+    published["bucket_parameter"] = "/aim368/ada/samples-bucket"
+    world.s3.put_object(Bucket=SETTINGS.directory_bucket, Key=SETTINGS.directory_key,
+                        Body=json.dumps({"participants": {
+                            portal.code_hash(CODES["ada"]): published}}))
+    app = portal.Portal(world.settings, portal.Clients(
+        s3=world.s3, sagemaker=world.sagemaker, sts=world.sts, table=world.table, ssm=ssm),
+        clock=world.clock, now=lambda: NOW)
+    status = body_of(app.handle(event("GET", f"/p/{CODES['ada']}/status")))
+    assert status["samples"]["files"] == 3 and status["samples"]["bytes"] == 3000
+
+
+def test_a_record_names_its_bucket_or_the_parameter_holding_it_exactly_once():
+    both = {**RECORDS["ada"], "bucket_parameter": "/aim368/ada/samples-bucket"}
+    neither = {k: v for k, v in RECORDS["ada"].items() if k != "bucket"}
+    for bad in (both, neither):
+        problems = portal.directory_problems({"participants": {"a" * 64: bad}})
+        assert problems == ["record 'ada': needs exactly one of bucket, bucket_parameter"]
+
+
 def test_the_status_reports_samples_endpoint_score_and_errors_of_this_participant(world):
     stub = world.sm_stub
     stub.add_response("describe_endpoint", {

@@ -10,19 +10,23 @@ import pulumi
 import pytest
 import yaml
 
+from components.parts.tagging import taggable
 from event.config import ConfigError
 from event.roster import RosterError
 from handlers import collect_samples, fc_samples, publish_samples
 from tests import kit
 from tests.kit import (
     BUCKET,
+    ENDPOINT,
     FUNCTION,
     IDS,
+    NOTEBOOK,
     PERMISSION,
     PROJECT_DIR,
     PROVIDER,
     ROLE,
     ROLE_POLICY,
+    STAGE,
     STREAM,
     SUBSCRIPTION,
     TOPIC,
@@ -241,18 +245,42 @@ def test_every_function_has_a_current_runtime_and_its_own_log_group(program):
         assert function.inputs["loggingConfig"]["logGroup"] == group.inputs["name"]
 
 
-def test_every_resource_goes_through_an_explicit_tagging_provider(program):
+def test_every_resource_goes_through_an_explicit_provider_tagging_the_event(program):
     declared = program()
     providers = {r.urn: json.loads(r.inputs["defaultTags"])["tags"]
                  for r in declared.of_type(PROVIDER)}
     for resource in declared.resources:
         if resource.custom and resource.type != PROVIDER:
             assert resource.provider_urn in providers, resource.name
-            tags = providers[resource.provider_urn]
-            assert tags["Event"] == "aim368"
+            assert providers[resource.provider_urn] == {"Event": "aim368", "ManagedBy": "pulumi"}
+
+
+def test_every_taggable_resource_of_a_participant_is_tagged_with_their_id(program):
+    declared = program()
     for participant in IDS:
-        tags = providers[declared.provider_of(participant).urn]
-        assert tags == {"Event": "aim368", "ManagedBy": "pulumi", "Participant": participant}
+        owned = declared.owned_by(participant)
+        tagged = [r for r in owned if taggable(r.type)]
+        assert {r.type for r in tagged} >= {BUCKET, STREAM, FUNCTION, ROLE, NOTEBOOK, ENDPOINT,
+                                            STAGE}
+        for resource in tagged:
+            assert resource.inputs["tags"]["Participant"] == participant, resource.name
+    shared = [r for r in declared.resources
+              if r.custom and declared.participant_of(r) is None and taggable(r.type)]
+    # The event's alarms about one participant say whose they are, and only them.
+    alarms = {"aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm"}
+    assert shared and all("Participant" not in (r.inputs.get("tags") or {}) or
+                          r.type in alarms for r in shared)
+
+
+def test_one_provider_for_the_event_account_and_one_per_distinct_participant_account(program):
+    declared = program([{"name": "Ada Lovelace", "account": "222222222222"},
+                        {"name": "Grace Hopper", "account": "222222222222"},
+                        {"name": "Alan Turing", "account": "333333333333"},
+                        {"name": "Katherine Johnson"}, {"name": "Mary Jackson"}])
+    assert len(declared.of_type(PROVIDER)) == 3
+    assert declared.provider_of("ada-lovelace") == declared.provider_of("grace-hopper")
+    assert declared.provider_of("katherine-johnson") == declared.provider_of("mary-jackson") \
+        == declared.named("aim368-aws", PROVIDER)
 
 
 def test_adding_a_participant_leaves_everyone_elses_resources_untouched(program):

@@ -291,9 +291,11 @@ def resources_of(pid: str, policy: list[dict], declared) -> set[str]:
 
 
 def shared_resources(declared) -> set[str]:
-    """Examples of the event's own resources (declared through the event's provider)."""
+    """Examples of the event's own resources: declared through the event's provider (which
+    participants in the event's account share, one provider per account) and no one's."""
     provider = declared.named("aim368-aws").urn
     return {arn + suffix for r in declared.resources if r.provider_urn == provider
+            and declared.participant_of(r) is None
             and "arn" in r.state for arn in [r.state["arn"]] for suffix in ("", "/x")}
 
 

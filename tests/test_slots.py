@@ -133,3 +133,11 @@ def test_the_exported_document_parses_back_to_the_same_assignment():
 def test_assign_refuses_a_previous_assignment_that_does_not_fit():
     with pytest.raises(SlotsError, match="position 3 does not exist"):
         assign_slots(["ada"], {"ada": Slot(0, 3)}, STAGES)
+
+
+def test_the_event_stacks_output_reads_back_though_numbers_arrive_as_doubles():
+    # The engine's wire format carries every number as a double: 3 comes back as 3.0.
+    slots = parse_slots({"ada": {"api": 1.0, "position": 3.0}}, 10)
+    assert slots == {"ada": Slot(1, 3)} and isinstance(slots["ada"].api, int)
+    with pytest.raises(SlotsError, match="'position' must be a whole number >= 0, got 2.5"):
+        parse_slots({"ada": {"api": 0, "position": 2.5}}, 10)

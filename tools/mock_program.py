@@ -21,13 +21,21 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import run_in_stack
 
 from event.config import DEFAULT_REGION
-from tools.pulumi_internals import deserialize_properties, reset_stack, sync_await
+from tools.pulumi_internals import (
+    deserialize_properties,
+    reset_stack,
+    serialize_properties,
+    sync_await,
+    transforms_of,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
 PROJECT = "ml-workshop"
 ACCOUNT = "111111111111"
 PROVIDER_TYPE = "pulumi:providers:aws"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+PARTICIPANT_TYPE = "workshop:event:Participant"  # components/participant.py
 
 # How the fake provider builds ARNs: resource type -> template over region, account, name.
 ARN_TEMPLATES = {
@@ -100,6 +108,7 @@ class Declared:
     custom: bool
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
     retain_on_delete: bool = False
     delete_before_replace: bool | None = None  # None: not set (create-before-delete)
 
@@ -110,10 +119,16 @@ class Declared:
 
 @dataclass
 class Program:
-    """Everything a run of the program declared, with lookups for tests."""
+    """Everything a run of the program declared, with lookups for tests.
+
+    Lookups index the resources once (by URN, by participant) so that listing a program of
+    thousands of resources costs no more than declaring it.
+    """
 
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    _urns: dict[str, Declared] | None = field(default=None, repr=False, compare=False)
+    _owners: dict[str, str | None] | None = field(default=None, repr=False, compare=False)
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
@@ -126,14 +141,13 @@ class Program:
         return found[0]
 
     def by_urn(self, urn: str) -> Declared:
-        return next(r for r in self.resources if r.urn == urn)
+        if self._urns is None or len(self._urns) != len(self.resources):
+            self._urns = {r.urn: r for r in self.resources}
+        return self._urns[urn]
 
-    def provider_of(self, participant_id: str) -> Declared:
-        return self.named(f"{participant_id}-aws")
-
-    def within(self, component_name: str) -> list[Declared]:
+    def within(self, component_name: str, type_token: str | None = None) -> list[Declared]:
         """Every resource below the named component, at any depth."""
-        inside = {self.named(component_name).urn}
+        inside = {self.named(component_name, type_token).urn}
         found = []
         for resource in self.resources:  # registration order: parents come first
             if resource.parent in inside:
@@ -141,19 +155,51 @@ class Program:
                 found.append(resource)
         return found
 
+    def participant_of(self, resource: Declared) -> str | None:
+        """Whose a resource is: the participant component it is declared in, if any."""
+        if self._owners is None or len(self._owners) != len(self.resources):
+            owners: dict[str, str | None] = {}
+            for r in self.resources:  # one pass; parents are registered before children
+                owners[r.urn] = r.name if r.type == PARTICIPANT_TYPE else owners.get(r.parent)
+            self._owners = owners
+        return self._owners.get(resource.urn)
+
+    def participants(self) -> list[str]:
+        """Ids of the participants declared here, sorted (registration order varies)."""
+        return sorted(r.name for r in self.resources if r.type == PARTICIPANT_TYPE)
+
     def owned_by(self, participant_id: str) -> list[Declared]:
-        """Custom resources created through that participant's provider."""
-        provider = self.provider_of(participant_id).urn
-        return [r for r in self.resources if r.provider_urn == provider]
+        """The custom resources declared inside that participant's component."""
+        return [r for r in self.resources
+                if r.custom and self.participant_of(r) == participant_id]
+
+    def owners(self) -> dict[str, list[Declared]]:
+        """participant id -> their custom resources; "" -> the shared ones (no providers)."""
+        found: dict[str, list[Declared]] = {pid: [] for pid in self.participants()}
+        found[""] = []
+        for r in self.resources:
+            if r.custom and r.type != PROVIDER_TYPE:
+                found.setdefault(self.participant_of(r) or "", []).append(r)
+        return found
+
+    def provider_of(self, participant_id: str) -> Declared:
+        """The one provider every resource of that participant is created through."""
+        urns = {r.provider_urn for r in self.owned_by(participant_id)}
+        if len(urns) != 1:
+            raise KeyError(f"{participant_id!r} uses {len(urns)} providers: {sorted(urns)}")
+        return self.by_urn(urns.pop())
 
 
 class _CloudMocks(pulumi_mocks.Mocks):
     """Plays the AWS provider: ids, auto-names and ARNs, in the provider's account and the
     stack's region."""
 
-    def __init__(self, region: str = DEFAULT_REGION) -> None:
+    def __init__(self, region: str = DEFAULT_REGION,
+                 stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.region = region
         self.provider_accounts: dict[str, str] = {}
+        # Fully qualified stack name -> its outputs, for the program's StackReferences.
+        self.stack_outputs = stack_outputs or {}
 
     def _account(self, provider: str | None) -> str:
         urn = provider.rsplit("::", 1)[0] if provider else ""
@@ -163,6 +209,15 @@ class _CloudMocks(pulumi_mocks.Mocks):
         state = dict(args.inputs)
         if args.typ == PROVIDER_TYPE:
             return f"{args.name}-id", state
+        if args.typ == STACK_REFERENCE_TYPE:
+            # A StackReference is read with the stack's name as its id; the engine answers
+            # with that stack's outputs. An unknown stack fails as `pulumi` does.
+            name = args.resource_id or state.get("name")
+            if name not in self.stack_outputs:
+                raise Exception(f"unknown stack {name!r}: the mock engine was given outputs "
+                                f"for {sorted(self.stack_outputs)}")
+            return name, {"name": name, "outputs": self.stack_outputs[name],
+                          "secretOutputNames": []}
         name_property = NAME_PROPERTY.get(args.typ, "name")
         if args.typ in AUTONAMED and not state.get(name_property):
             state[name_property] = autoname(args.name)
@@ -209,6 +264,20 @@ class _CloudMocks(pulumi_mocks.Mocks):
         raise NotImplementedError(f"the mock cloud does not answer {args.token}")
 
 
+def _apply_transforms(chain: list[Any], request: Any) -> None:
+    """Run transforms on a registration's inputs as the engine does, in place."""
+    props = deserialize_properties(request.object)
+    for transform in chain:
+        result = transform(pulumi.ResourceTransformArgs(
+            custom=request.custom, type_=request.type, name=request.name, props=props,
+            opts=pulumi.ResourceOptions()))
+        if asyncio.iscoroutine(result):
+            result = sync_await(result)
+        if result is not None:
+            props = result.props
+    request.object.CopyFrom(sync_await(serialize_properties(props)))
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, also keeping parent, provider, dependencies and stack outputs."""
 
@@ -216,11 +285,20 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.cloud = mocks
         self.program = Program()
+        self.transforms_below: dict[str, list[Any]] = {}
 
     def RegisterResource(self, request):
-        response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return super().RegisterResource(request)
+        # The mock monitor does not run `transforms`; the engine runs a resource's own
+        # transforms, then its parent's, up to the stack, on every resource below them.
+        chain = transforms_of(request) + \
+            self.transforms_below.get(request.parent, [])
+        if chain:
+            _apply_transforms(chain, request)
+        response = super().RegisterResource(request)
+        if chain:
+            self.transforms_below[response.urn] = chain
         inputs = deserialize_properties(request.object)
         urn = response.urn
         if request.type == PROVIDER_TYPE:
@@ -231,7 +309,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             urn=urn, id=response.id, type=request.type, name=request.name, inputs=inputs,
             state=self.resources[urn].state, parent=request.parent, provider=request.provider,
             dependencies=list(request.dependencies), custom=request.custom,
-            ignore_changes=list(request.ignoreChanges),
+            ignore_changes=list(request.ignoreChanges), protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=(request.deleteBeforeReplace
                                    if request.deleteBeforeReplaceDefined else None),
@@ -269,16 +347,20 @@ def stand_in_join_codes(config: dict[str, str], stack: str) -> dict[str, str]:
 
 
 def run_program(config: dict[str, str], stack: str = "test",
-                program: Path = PROGRAM) -> Program:
+                program: Path = PROGRAM,
+                stack_outputs: dict[str, dict[str, Any]] | None = None) -> Program:
     """Evaluate the program with the given project config ({"event": "x", ...}).
 
+    `stack_outputs` answers the program's StackReferences: fully qualified stack name ->
+    that stack's outputs (e.g. an event stack's `Program.outputs`, for a participant stack).
     Without `joinCodes`, every roster id gets a stand-in code (stand_in_join_codes).
     Raises whatever the program raises; `last_run()` still tells what was declared.
     """
     global _last
     config = stand_in_join_codes(config, stack)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    cloud = _CloudMocks(region=str(config.get("aws:region") or DEFAULT_REGION))
+    cloud = _CloudMocks(region=str(config.get("aws:region") or DEFAULT_REGION),
+                        stack_outputs=stack_outputs)
     monitor = _RecordingMonitor(cloud)
     _last = monitor.program
     pulumi.runtime.set_all_config({f"{PROJECT}:{k}" if ":" not in k else k: str(v)
