@@ -56,6 +56,9 @@ def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):
     broken.write_text(source.replace("sample_topic_arn=feed.topic_arn",
                                      "sample_topic_arn=feed.undelivered_queue_arn"))
     shutil.copy(PROGRAM.parent / "participants.yaml", tmp_path / "participants.yaml")
+    # The mistake is in single-stack wiring; participant stacks read the topic from the
+    # event stack's outputs instead.
+    settings.topology = "single"
     with pytest.raises(WiringError) as caught:
         rehearse(settings, tmp_path / "out", program_path=broken)
     assert any("which is not a declared topic" in p for p in caught.value.problems)
