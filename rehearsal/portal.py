@@ -217,7 +217,8 @@ def enter_through_links(world: World, out: Path, say: Callable[[str], None],
         settings = dataclasses.replace(declared, federation_endpoint=signin.endpoint)
         app = portal.Portal(settings, portal.Clients(
             s3=session.client("s3"), sagemaker=presigned, sts=session.client("sts"),
-            table=session.resource("dynamodb").Table(settings.table_name)))
+            table=session.resource("dynamodb").Table(settings.table_name),
+            ssm=session.client("ssm")))  # participant stacks publish their bucket there
         with LocalFunctionUrl(app.handle) as served:
             links = _local_links(world, served.base_url)
             pdf_skipped = None if handouts.chromium() else \

@@ -34,9 +34,10 @@ from rehearsal.endpoints import Deployed
 from rehearsal.front_policy import declared_callers, declared_throttles
 from rehearsal.portal import enter_through_links
 from rehearsal.serving import ApiFront, RuntimeProcess, front_processes
+from rehearsal.stacks import Declaration, declare_event
 from rehearsal.validation import check
 from rehearsal.world import World, participant_of, provision, rehearsed_account
-from tools.mock_program import ACCOUNT, PROGRAM, Program, run_program
+from tools.mock_program import ACCOUNT, PROGRAM
 from training import dataset, local
 from training.build import build_for_config
 
@@ -66,6 +67,9 @@ class Settings:
     requests_per_second: int = 5
     drift_from_run: int | None = None  # runs from this one on see the drifted FC
     min_successes: int = 20
+    topology: str = "stacks"  # or "single": the whole event in one stack
+    reset: str | None = None  # a participant (name or id) reset as `fleet reset` would ...
+    reset_after_run: int | None = None  # ... after this traffic run (1 = the first)
 
 
 def load_settings(path: Path = DEFAULT_CONFIG, **overrides: Any) -> Settings:
@@ -131,19 +135,22 @@ class Outcome:
     teardown: Any = None  # rehearsal.teardown.Teardown, after the final phase
     accounts: dict[str, Account] = field(default_factory=dict)  # lost, duplicated by identity
     floods: dict[str, attacks.FloodCount] = field(default_factory=dict)  # flood-rival
+    reset: Any = None  # rehearsal.reset.Reset, when the settings reset a participant
 
 
-def declare(settings: Settings, out: Path, program_path: Path) -> Program:
+def declare(settings: Settings, out: Path, program_path: Path) -> Declaration:
+    """The event in the settings' topology: an event stack and a stack per participant
+    (rehearsal.stacks), or one stack."""
     roster = out / "participants.yaml"
     roster.write_text(yaml.safe_dump({"participants": [{"name": p.name}
                                                        for p in settings.participants]}))
-    config = {"roster": str(roster), "event": "rehearsal", "participantStacks": "false",
+    config = {"roster": str(roster), "event": "rehearsal",
               "datasetSamples": str(settings.dataset_samples),
               "samplesPerSecond": str(settings.samples_per_second),
               "edgeRequestsPerSecond": str(settings.requests_per_second),
               "leaderboardMinSuccesses": str(settings.min_successes)}
     build_for_config(config)  # the data set and baseline the program uploads; cached
-    return run_program(config, stack="rehearsal", program=program_path)
+    return declare_event(config, ids(settings), settings.topology, program_path)
 
 
 class Tap:
@@ -412,6 +419,12 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
                                   any(load.saturated for load in outcome.loads))
         lines += ["", "Attacks: the attacker handled as designed, everyone else unaffected"]
         lines += [f"  {line}" for line in judged.lines]
+    reset_failures = []
+    if outcome.reset is not None:
+        from rehearsal.reset import judge
+        judge(outcome.reset, outcome.runs, [load.saturated for load in outcome.loads])
+        lines += outcome.reset.lines()
+        reset_failures = outcome.reset.failures()
     if outcome.teardown is not None:
         lines += outcome.teardown.lines()
     lines += ["", "Final leaderboard"]
@@ -429,7 +442,7 @@ def report(settings: Settings, outcome: Outcome, progress: Progress, out: Path, 
     failures = ([f"{sum(lost.values())} samples were lost"] if sum(lost.values()) else []) \
         + ([f"{duplicated} samples were duplicated"] if duplicated else []) \
         + ([f"{unpublished} delivered rows were never published"] if unpublished else []) \
-        + outcome.publishing_problems + judged.failures
+        + outcome.publishing_problems + judged.failures + reset_failures
     if failures:
         progress.say("FAILED: " + "; ".join(failures))
         return 1
@@ -556,6 +569,25 @@ def retraining_phase(world: World, settings: Settings, outcome: Outcome,
     return after_run
 
 
+def with_reset(after_run, world: World, declaration: Declaration, settings: Settings,
+               outcome: Outcome, sagemaker, progress: Progress):
+    """`after_run`, then (after the set run) the reset of one participant (rehearsal.reset)."""
+    if settings.reset is None:
+        return after_run
+    from rehearsal.reset import reset
+
+    def then_reset(run: int) -> None:
+        if after_run is not None:
+            after_run(run)
+        if run + 1 == settings.reset_after_run:
+            outcome.reset = reset(world, declaration, slugify(settings.reset),
+                                  settings.reset_after_run, sagemaker)
+            progress.say(f"   reset {outcome.reset.participant} as `fleet reset`: "
+                         f"{len(outcome.reset.deleted)} resources deleted, "
+                         f"{len(outcome.reset.recreated)} re-created from a fresh evaluation")
+    return then_reset
+
+
 def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
              progress: Progress | None = None, machine_overhead_s: float = 0.0,
              unswept: Collection[str] = ()) -> int:
@@ -578,9 +610,12 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
         os.environ.update(MOTO_ACCOUNT_ID=ACCOUNT, AWS_DEFAULT_REGION="us-east-1",
                           AWS_ACCESS_KEY_ID="rehearsal", AWS_SECRET_ACCESS_KEY="rehearsal")
         with progress.phase("declare: evaluate the Pulumi program"):
-            program = declare(settings, out, program_path)
+            declaration = declare(settings, out, program_path)
+            program = declaration.program
             progress.say(f"   {len(program.resources)} resources for "
-                         f"{len(settings.participants)} participants")
+                         f"{len(settings.participants)} participants"
+                         + (f" in an event stack and {len(declaration.stacks)} participant "
+                            "stacks" if declaration.stacks else " in one stack"))
         with mock_aws(), rehearsed_account(), \
                 RuntimeProcess(ACCOUNT, machine_overhead_s) as runtime, \
                 contextlib.redirect_stdout(handler_output):
@@ -610,7 +645,10 @@ def rehearse(settings: Settings, out: Path, program_path: Path = PROGRAM,
                     planted = teardown.plant(world, ids(settings), EVENT, sagemaker)
                     progress.say(f"   the notebooks left {len(planted)} running training jobs "
                                  "with their models and endpoint configurations")
-                after_run = retraining_phase(world, settings, outcome, runtime, progress)
+                after_run = with_reset(retraining_phase(world, settings, outcome, runtime,
+                                                        progress),
+                                       world, declaration, settings, outcome, sagemaker,
+                                       progress)
                 with progress.phase("traffic: the FC edge scores every participant"):
                     traffic(world, settings, api, progress, outcome, runtime, after_run)
             with progress.phase("portal: handouts, then everyone in through their join link"):

@@ -26,7 +26,9 @@ PARTICIPANT_KEYS = ("name", "algorithm", "hyperparameters", "fault", "retraining
 NUMBERS = {"dataset_samples": 100, "feed_seconds": 1, "samples_per_second": 1,
            "traffic_runs": 1, "run_seconds": 1, "requests_per_second": 1, "min_successes": 0}
 OPTIONAL_NUMBERS = {"drift_from_run": 0}
-SETTING_KEYS = ("participants", *NUMBERS, *OPTIONAL_NUMBERS)
+TOPOLOGIES = ("stacks", "single")  # rehearsal.stacks
+SETTING_KEYS = ("participants", *NUMBERS, *OPTIONAL_NUMBERS, "topology", "reset",
+                "reset_after_run")
 
 
 class SettingsError(ValueError):
@@ -126,6 +128,35 @@ def problems(raw: Mapping[str, Any]) -> list[str]:
             found += _integer(key, raw[key], low)
     if raw.get("drift_from_run") is not None:  # beyond the last run: simply no drift
         found += _integer("drift_from_run", raw["drift_from_run"], 0)
+    return found + reset_problems(raw, slugs)
+
+
+def reset_problems(raw: Mapping[str, Any], slugs: Mapping[str, int]) -> list[str]:
+    """`topology`, and `reset` (a participant's name or id) with `reset_after_run`: a run
+    with another after it, in the topology where one participant has a stack of their own."""
+    found = []
+    topology = raw.get("topology", "stacks")
+    if topology not in TOPOLOGIES:
+        found.append(f"topology={topology!r} is not one of {', '.join(TOPOLOGIES)}"
+                     + _suggestion(topology, TOPOLOGIES))
+    reset, after = raw.get("reset"), raw.get("reset_after_run")
+    if reset is None:
+        if after is not None:
+            found.append("reset_after_run is set but reset names no participant")
+        return found
+    if not isinstance(reset, str) or slugify(reset) not in slugs:
+        found.append(f"reset={reset!r} is not a participant; participants: "
+                     f"{', '.join(slugs)}" + _suggestion(reset, tuple(slugs)))
+    if topology == "single":
+        found.append("reset needs topology 'stacks' (a participant stack to reset)")
+    runs = raw.get("traffic_runs", 3)
+    if after is None:
+        found.append("reset needs reset_after_run (the traffic run it follows, 1 = the first)")
+    elif not _integer("reset_after_run", after, 1) and isinstance(runs, int) and after >= runs:
+        found.append(f"reset_after_run={after} must be below traffic_runs={runs} "
+                     "(a run after the reset shows who it affected)")
+    else:
+        found += _integer("reset_after_run", after, 1)
     return found
 
 

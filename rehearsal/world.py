@@ -221,8 +221,14 @@ def _secrets(program: Program, world: World) -> None:
 
 
 def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str]) -> None:
+    _create_topics(program, world)
+    _subscriptions(program, world)
+    for arn in world.subscribers:  # the rehearsal's own tap, to hand deliveries to handlers
+        boto3.client("sns").subscribe(TopicArn=arn, Protocol="sqs", Endpoint=tap_queue_arn(arn))
+
+
+def _create_topics(program: Program, world: World) -> None:
     sns = boto3.client("sns")
-    topics = {}
     for topic in program.of_type("aws:sns/topic:Topic"):
         tags = declared_tags(program, topic)
         arn = sns.create_topic(Name=topic.inputs["name"],
@@ -230,7 +236,11 @@ def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str])
         if arn != topic.state["arn"]:
             world.problems.append(f"topic {topic.inputs['name']} would be {arn}, "
                                   f"declared as {topic.state['arn']}")
-        topics[arn] = topic
+
+
+def _subscriptions(program: Program, world: World) -> None:
+    """Which declared functions each declared topic delivers to, as SNS may invoke them."""
+    topics = {t.state["arn"] for t in program.of_type("aws:sns/topic:Topic")}
     permissions = _permissions(program)
     for subscription in program.of_type("aws:sns/topicSubscription:TopicSubscription"):
         inputs = subscription.inputs
@@ -248,8 +258,6 @@ def _topics(program: Program, world: World, tap_queue_arn: Callable[[str], str])
                                   f"for {inputs['topic']}")
         else:
             world.subscribers.setdefault(inputs["topic"], []).append(function)
-    for arn in world.subscribers:  # the rehearsal's own tap, to hand deliveries to handlers
-        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=tap_queue_arn(arn))
 
 
 # The declared kinds created in moto beyond what the labs run on, each with its declared
@@ -306,7 +314,9 @@ def _monitoring(program: Program) -> None:
         sqs.create_queue(QueueName=queue.inputs["name"], tags=declared_tags(program, queue))
     for parameter in program.of_type(PARAMETER):
         inputs = reveal(parameter.inputs)
-        ssm.put_parameter(Name=inputs["name"], Value=str(inputs["value"]),
+        # A participant stack's bucket parameter is declared with `insecureValue`.
+        value = inputs["value"] if "value" in inputs else inputs["insecureValue"]
+        ssm.put_parameter(Name=inputs["name"], Value=str(value),
                           Type=inputs.get("type", "String"),
                           Tags=_tag_list(declared_tags(program, parameter)))
 
@@ -379,6 +389,33 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     if world.problems:
         raise WiringError(world.problems)
     return world
+
+
+def provision_stack(program: Program, stack: Program, world: World) -> None:
+    """Create in moto what one stack of `program` declares (a participant stack again,
+    after `fleet reset`), then check the whole program's wiring anew; WiringError on any
+    mistake. The rehearsal's tap already listens to the topics (the event stack's)."""
+    world.program = program
+    _functions(stack, world)
+    try:
+        _storage(stack)
+        _tables(stack)
+        _secrets(stack, world)
+        _create_topics(stack, world)
+        _monitoring(stack)
+    except ClientError as error:
+        refusal = quota_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from None
+    world.subscribers.clear()
+    world.stages.clear()
+    _subscriptions(program, world)
+    _stages(program, world)
+    _environments(program, world)
+    world.scheduled()
+    if world.problems:
+        raise WiringError(world.problems)
 
 
 def participant_of(program: Program, component: str, type_token: str) -> Declared:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import shutil
 
 import pytest
@@ -55,6 +56,9 @@ def test_a_wiring_mistake_in_the_program_is_reported(settings, tmp_path):
     broken.write_text(source.replace("sample_topic_arn=feed.topic_arn",
                                      "sample_topic_arn=feed.undelivered_queue_arn"))
     shutil.copy(PROGRAM.parent / "participants.yaml", tmp_path / "participants.yaml")
+    # The mistake is in single-stack wiring; participant stacks read the topic from the
+    # event stack's outputs instead.
+    settings.topology = "single"
     with pytest.raises(WiringError) as caught:
         rehearse(settings, tmp_path / "out", program_path=broken)
     assert any("which is not a declared topic" in p for p in caught.value.problems)
@@ -477,3 +481,28 @@ def test_a_declared_kind_destroy_forgets_is_left_for_the_audit_to_find(
     assert [f for f in found if f[1] == leftover[1]] == [leftover]  # found once, by its kind
     assert done.failed == leftover[2]
     assert leftover[1] in "\n".join(done.lines())
+
+
+def test_a_participant_reset_mid_event_leaves_everyone_else_alone(tmp_path):
+    # The event stack and a stack per participant (the default topology); Grace Hopper's
+    # stack is destroyed and re-created after the first of two runs.
+    settings = load_settings(traffic_runs=2, run_seconds=4, drift_from_run=None,
+                             reset="grace-hopper", reset_after_run=1)
+    settings.min_successes = 5
+    terminal = io.StringIO()
+    assert rehearse(settings, tmp_path, progress=Progress(terminal)) == 0
+    shown = terminal.getvalue()
+    assert "in an event stack and 3 participant stacks" in shown
+    summary = (tmp_path / "summary.txt").read_text()
+    assert "Reset (as `fleet reset grace-hopper`, after run 1)" in summary
+    assert "other participants' resources and wiring unchanged" in summary
+    for other in ("ada-lovelace", "alan-turing"):
+        assert f"{other:24s} 0 errors attributable to the reset" in summary
+    deleted, recreated = (int(n) for n in re.search(
+        r"deleted (\d+) and re-created (\d+) of grace-hopper's", summary).groups())
+    assert deleted == recreated > 0
+    # Their stage answers again after the reset: the run after it scored them.
+    rows = {r["participant"]: r for r in
+            json.loads((tmp_path / "leaderboard.json").read_text())["rows"]}
+    assert rows["grace-hopper"]["requests"] == 2 * 4 * settings.requests_per_second
+    assert rows["grace-hopper"]["status"] == "healthy"

@@ -110,3 +110,20 @@ def test_settings_changed_in_code_are_checked_before_any_phase(tmp_path):
     with pytest.raises(SettingsError, match=r"participant 4 \(Bad Model\).*eta=5"):
         rehearse(settings, tmp_path, progress=Progress(terminal))
     assert terminal.getvalue() == ""  # no phase started
+
+
+def test_topology_and_reset_are_checked_together_every_problem_at_once():
+    assert problems(settings_with(traffic_runs=2, reset="Ada Lovelace", reset_after_run=1)) == []
+    assert problems(settings_with(topology="single")) == []
+    found = problems(settings_with(topology="stack", reset="ada-lovelance", reset_after_run=1))
+    assert any("topology='stack' is not one of stacks, single; did you mean 'stacks'" in p
+               for p in found)
+    assert any("reset='ada-lovelance' is not a participant" in p for p in found)
+    assert any("reset_after_run=1 must be below traffic_runs=1" in p for p in found)
+    assert problems(settings_with(topology="single", traffic_runs=3, reset="ada-lovelace",
+                                  reset_after_run=1)) == [
+        "reset needs topology 'stacks' (a participant stack to reset)"]
+    assert problems(settings_with(reset_after_run=1)) == [
+        "reset_after_run is set but reset names no participant"]
+    assert problems(settings_with(reset="ada-lovelace")) == [
+        "reset needs reset_after_run (the traffic run it follows, 1 = the first)"]
