@@ -190,10 +190,14 @@ class LiveScoring(pulumi.ComponentResource):
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         self._guard_secret(declared.role)
-        # A retried run would send its minute of traffic twice and double the scores.
-        aws.lambda_.FunctionEventInvokeConfig(f"{args.event}-fc-edge-invoke",
-                                              function_name=declared.function.name,
-                                              maximum_retry_attempts=0, opts=child_of(self))
+        # A retried run would send its minute of traffic twice and double the scores; a run
+        # Lambda kept queued (throttled) for longer would write to a minute the leaderboard
+        # has closed: discard it (the edge also skips a late run itself).
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{args.event}-fc-edge-invoke", function_name=declared.function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=edge_limits.MAX_START_DELAY_SECONDS,
+            opts=child_of(self))
         return declared.function
 
     def _schedule(self) -> None:

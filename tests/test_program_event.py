@@ -76,7 +76,11 @@ def test_the_edge_runs_every_minute_with_its_settings(program):
     assert (settings.drift_start, settings.drift_profile) == ("2026-12-01T15:00:00Z",
                                                              fc_samples.PEAK_SEASON)
     assert edge.inputs["timeout"] > settings.period_seconds
-    assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
+    invoke = declared.named("aim368-fc-edge-invoke").inputs
+    # no retry (a minute's traffic twice), no run queued past the edge's own bound on a late
+    # start (it would write to a minute the leaderboard has closed)
+    assert (invoke["maximumRetryAttempts"], invoke["maximumEventAgeInSeconds"]) == (
+        0, edge_traffic.MAX_START_DELAY_SECONDS) == (0, 60)
     assert edge_schedules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] \
         == "DISABLED"
 
