@@ -15,11 +15,13 @@ both), nor the CDN, which divides the requests reaching the function. Read capac
 estimated as DynamoDB bills a Query: the full size of the items read (a projection does not
 reduce it), in 4 KB units, halved for eventually consistent reads.
 
-The "after" code also reads the retraining table for its "retrained" markers: a fake with
-ATTEMPTS_PER_PARTICIPANT finished attempts each, answering Scan; its pages count among the
-"queries" (DynamoDB requests) and its items among the items and RCU (billed at the full
-ATTEMPT_BYTES). It is read once per RETRAINING_TTL_SECONDS (30 s) per environment, so it
-shows in "cold" (one more query) and not in the "warm" requests, which fall within 30 s.
+The "after" code also reads the retraining table for its "retrained" markers: a fake holding
+ATTEMPTS_PER_PARTICIPANT attempt items per participant (which the leaderboard never reads)
+and one summary item each, answering BatchGetItem (at most 100 keys a request, as DynamoDB);
+its requests count among the "queries" (DynamoDB requests) and its summaries among the items
+and RCU (billed at SUMMARY_BYTES each, as BatchGetItem bills every item read). It is read once
+per RETRAINING_TTL_SECONDS (30 s) per environment, so it shows in "cold" (ceil(n/100) more
+queries) and not in the "warm" requests, which fall within 30 s.
 The "before" code had no markers.
 
 Per request: "cold" is the first request of a new execution environment; "warm" is the
@@ -53,8 +55,8 @@ WARM_REQUESTS = 3
 NOW = datetime(2026, 11, 26, 16, 0, 30, tzinfo=UTC)
 REGION, ENDPOINT = "bench", "memory://scores"
 RETRAINING_ENDPOINT = "memory://retraining"
-ATTEMPTS_PER_PARTICIPANT = 3
-ATTEMPT_BYTES = 700  # an attempt item as the judge records it, hyperparameters included
+ATTEMPTS_PER_PARTICIPANT = 1000  # a flood of attempts: the leaderboard's reads stay the same
+SUMMARY_BYTES = 200  # a summary item: keys, counts, the last decision and its RMSEs
 
 
 def old_module():
@@ -136,25 +138,33 @@ class FakeScores:
 
 
 class FakeRetraining:
-    """The retraining table in memory, answering the plain client's Scan; its reads count
-    on the scores fake, so a request's reads are both tables'."""
+    """The retraining table in memory, answering the plain client's BatchGetItem; its reads
+    count on the scores fake, so a request's reads are both tables'."""
 
     def __init__(self, participants: int, scores: FakeScores):
         self.name, self._scores = "retraining", scores
-        self.items = [{"participant": {"S": f"p{i:03d}"},
-                       "record": {"S": f"attempt#bench-p{i:03d}--rt-2026112610{k:02d}00"},
-                       "decision": {"S": "promoted" if k < 2 else "kept"},
-                       "current_rmse": {"N": "412.5"}, "candidate_rmse": {"N": "365.25"}}
-                      for i in range(participants) for k in range(ATTEMPTS_PER_PARTICIPANT)]
+        self.items = {(f"p{i:03d}", "summary"): {
+            "participant": {"S": f"p{i:03d}"}, "record": {"S": "summary"},
+            "promotions": {"N": "2"}, "attempts": {"N": str(ATTEMPTS_PER_PARTICIPANT)},
+            "last_decision": {"S": "kept"}, "last_current_rmse": {"N": "412.5"},
+            "last_candidate_rmse": {"N": "415.25"}} for i in range(participants)}
+        self.items.update({(f"p{i:03d}", f"attempt#bench-p{i:03d}--rt-{k:06d}"): {
+            "participant": {"S": f"p{i:03d}"}, "decision": {"S": "not_started"}}
+            for i in range(participants) for k in range(ATTEMPTS_PER_PARTICIPANT)})
         self.meta = SimpleNamespace(client=SimpleNamespace(
             meta=SimpleNamespace(region_name=REGION, endpoint_url=RETRAINING_ENDPOINT)))
 
-    def scan(self, **request):
+    def batch_get_item(self, RequestItems):
+        [request] = RequestItems.values()
+        assert len(request["Keys"]) <= 100  # DynamoDB's limit: the code must batch
+        found = [self.items[(k["participant"]["S"], k["record"]["S"])]
+                 for k in request["Keys"] if (k["participant"]["S"], k["record"]["S"])
+                 in self.items]
         scores = self._scores
         scores.queries += 1
-        scores.items_read += len(self.items)
-        scores.capacity += math.ceil(len(self.items) * ATTEMPT_BYTES / 4096) / 2
-        return {"Items": self.items}
+        scores.items_read += len(found)
+        scores.capacity += math.ceil(len(found) * SUMMARY_BYTES / 4096) / 2
+        return {"Responses": {self.name: found}, "UnprocessedKeys": {}}
 
 
 def timed(call) -> float:

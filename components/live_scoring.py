@@ -6,7 +6,8 @@
   EventBridge Scheduler schedule per shard, bounded by the event's window, whose input
   names its shard's URLs; components/parts/schedule.py);
 - the leaderboard Lambda behind a CDN (components/leaderboard_front.py), and its reveal switch;
-  it also reads (Scan only) the retraining table, for the "retrained" markers;
+  it also reads each participant's summary item of the retraining table (BatchGetItem of
+  the marker's attributes only), for the "retrained" markers;
 - the scoring secret: the randomness the edge's samples come from, generated at the first
   deploy, readable by the edge's role only, never exported.
 """
@@ -33,7 +34,7 @@ from event.config import (
     LogsConfig,
     ScheduleConfig,
 )
-from handlers import edge_limits, edge_traffic, leaderboard
+from handlers import edge_limits, edge_traffic, leaderboard, retraining_store
 
 RUN_PERIOD_SECONDS = edge_limits.PERIOD_SECONDS  # what event/config.py validates against
 LEADERBOARD_REFRESH_SECONDS = 10
@@ -75,6 +76,18 @@ class LiveScoringArgs:
     # The event's RetrainingTable (components/retraining.py): the leaderboard's markers.
     retraining_table_name: pulumi.Input[str] | None = None
     retraining_table_arn: pulumi.Input[str] | None = None
+
+
+def retraining_markers_grant(table_arn: pulumi.Input[str]) -> dict:
+    """The leaderboard's read of the retraining table: BatchGetItem of the summaries'
+    marker attributes only (no Scan, no settings, locks or attempts' details). Select
+    must be SPECIFIC_ATTRIBUTES, so a request without a projection is refused
+    (docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_dynamodb_attributes.html)."""
+    return iam.allow(["dynamodb:BatchGetItem"], [table_arn], condition={
+        # The key attributes too: the request names them (their values are no secret).
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": [
+            "participant", "record", *retraining_store.SUMMARY_FIELDS]},
+        "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}})
 
 
 def shards(participants: Sequence[ScoredParticipant], size: int) -> list[list[ScoredParticipant]]:
@@ -177,10 +190,14 @@ class LiveScoring(pulumi.ComponentResource):
             log_retention_days=args.logs.retention_days,
         ), parent=self)
         self._guard_secret(declared.role)
-        # A retried run would send its minute of traffic twice and double the scores.
-        aws.lambda_.FunctionEventInvokeConfig(f"{args.event}-fc-edge-invoke",
-                                              function_name=declared.function.name,
-                                              maximum_retry_attempts=0, opts=child_of(self))
+        # A retried run would send its minute of traffic twice and double the scores; a run
+        # Lambda kept queued (throttled) for longer would write to a minute the leaderboard
+        # has closed: discard it (the edge also skips a late run itself).
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{args.event}-fc-edge-invoke", function_name=declared.function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=edge_limits.MAX_START_DELAY_SECONDS,
+            opts=child_of(self))
         return declared.function
 
     def _schedule(self) -> None:
@@ -206,8 +223,7 @@ class LiveScoring(pulumi.ComponentResource):
             module=leaderboard,
             statements=[iam.allow(["dynamodb:Query"], [self._table.arn]),
                         iam.allow(["ssm:GetParameter"], [reveal.arn]),
-                        # One Scan per refresh for every participant's marker (no writes).
-                        *([iam.allow(["dynamodb:Scan"], [args.retraining_table_arn])]
+                        *([retraining_markers_grant(args.retraining_table_arn)]
                           if args.retraining_table_arn is not None else [])],
             environment=leaderboard.Settings(
                 table_name=self._table.name, event=args.event,

@@ -27,6 +27,11 @@ API_ID_CHARS = 10  # API Gateway REST API ids
 # a late or retried run then scores the minute it was meant for, with that minute's samples,
 # and the flush's first-run-wins condition drops the retry instead of counting it again.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+# How late after its scheduled time a run may still start: the edge's async invoke config
+# discards older events (Lambda's MaximumEventAgeInSeconds; 60 is its minimum), and the edge
+# itself skips a run that starts later. A run started in time ends within this plus the
+# function's timeout, before the leaderboard closes its minute (leaderboard.CLOSED_AFTER_MINUTES).
+MAX_START_DELAY_SECONDS = 60
 
 
 def per_participant_in_flight(rate: int, timeout_s: float) -> int:

@@ -61,6 +61,7 @@ MAX_ANSWER_DEPTH = 1  # one object of numbers; anything deeper is not an answer
 PLAUSIBLE_MS = answers.PLAUSIBLE_MS
 DYNAMODB_CONFIG = Config(connect_timeout=2, read_timeout=3,
                          retries={"mode": "standard", "max_attempts": 3})
+MAX_START_DELAY_SECONDS = edge_limits.MAX_START_DELAY_SECONDS
 FLUSH_MARGIN_MS = 2_000  # stop writing this long before the function's timeout
 Unreachable = edge_http.Unreachable
 
@@ -205,16 +206,20 @@ def minute_of(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
-def run_minute(event: dict, now: datetime) -> str:
-    """The minute a run scores: the scheduled time's, if the event carries it (an input
-    transformer passing `$.time`, or the rehearsal), else the start's."""
+def scheduled_time(event: dict) -> tuple[datetime | None, str | None]:
+    """(the time the run was scheduled for, None) from the event's `time` (EventBridge
+    Scheduler's <aws.scheduler.scheduled-time>, or the rehearsal's), or (None, the problem)
+    when it is absent, left unsubstituted or unparseable; the run then goes by its start."""
     scheduled = event.get("time")
-    if isinstance(scheduled, str):
-        try:
-            return minute_of(datetime.fromisoformat(scheduled))
-        except ValueError:
-            pass
-    return minute_of(now)
+    if scheduled is None:
+        return None, "no time in the event"
+    if not isinstance(scheduled, str):
+        return None, f"time is a {type(scheduled).__name__}, not an ISO 8601 string"
+    try:
+        moment = datetime.fromisoformat(scheduled.replace("Z", "+00:00"))
+    except ValueError:
+        return None, f"time {scheduled[:60]!r} is not ISO 8601 (left unsubstituted?)"
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), None
 
 
 def _number(value: float) -> Decimal:
@@ -337,13 +342,27 @@ def _remaining(context: Any) -> Callable[[], float]:
 
 
 def handle(event: dict, settings: Settings, table=None, fetcher: Fetch | None = None,
-           context: Any = None, secret: bytes | None = None) -> dict:
-    """One scheduled run for one shard, for the function whose settings are `settings`."""
+           context: Any = None, secret: bytes | None = None,
+           clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict:
+    """One scheduled run for one shard, for the function whose settings are `settings`:
+    it scores the minute it was scheduled for, with that minute's drift profile. A run
+    starting more than MAX_START_DELAY_SECONDS after its scheduled time (an async
+    invocation Lambda queued, e.g. throttled) does nothing: the leaderboard may already
+    have closed its minute (leaderboard.CLOSED_AFTER_MINUTES)."""
     targets = event["targets"]
     rate, period = settings.requests_per_second, settings.period_seconds
-    now = datetime.now(UTC)
-    minute = run_minute(event, now)
-    profile = fc_samples.profile_at(now, settings.drift_start, settings.drift_profile)
+    now = clock()
+    scheduled, time_problem = scheduled_time(event)
+    moment = scheduled or now
+    minute = minute_of(moment)
+    late_seconds = (now - moment).total_seconds()
+    if late_seconds > MAX_START_DELAY_SECONDS:
+        summary = {"shard": event.get("shard"), "minute": minute, "outcome": "too_late",
+                   "late_seconds": round(late_seconds, 1), "participants": len(targets),
+                   "requests": 0, "writes": 0}
+        log("edge_run", **summary)
+        return summary
+    profile = fc_samples.profile_at(moment, settings.drift_start, settings.drift_profile)
     secret = secret if secret is not None else _secret.get(settings.scoring_secret_arn)
     samples, private = run_samples(secret, minute, rate * period, profile,
                                    settings.private_share)
@@ -366,13 +385,15 @@ def handle(event: dict, settings: Settings, table=None, fetcher: Fetch | None = 
                     run_id, _remaining(context))
     metric_failures = emit_metrics(settings.event, aggregates, int(now.timestamp() * 1000))
     lags = sorted(shard.lags)
-    summary = {"shard": event.get("shard"), "minute": minute, "profile": profile,
-               "participants": len(targets),
+    summary = {"shard": event.get("shard"), "minute": minute, "outcome": "scored",
+               "profile": profile, "participants": len(targets),
                "requests": sum(a["requests"] for a in aggregates.values()),
                "writes": sum(r == "written" for r in results.values()),
                "duplicates": sum(r == "duplicate" for r in results.values()),
                "failed_writes": sum(r in ("failed", "skipped") for r in results.values()),
                "failed_metrics": metric_failures, "threads": shard.workers,
                "p99_lag_ms": round(1000 * lags[int(0.99 * (len(lags) - 1))], 1) if lags else None}
+    if time_problem:  # a deployment bug: the schedule's input should carry the time
+        summary["time_problem"] = time_problem
     log("edge_run", **summary)
     return summary

@@ -22,10 +22,12 @@ REVEAL_TTL_SECONDS, and `reveal_private` is the answer when it cannot be read.
 A malformed item (a field that is not a finite, plausible number) is skipped and logged.
 
 Retraining (the fifth lab) shows as a marker, "retrained x2": promoted attempts per
-participant, read from the event's retraining table (`retraining_table`; handlers/
-retraining_store.py writes one `attempt#<job>` item per attempt). That table is small (a
-few items per participant), so one paged Scan serves every participant, at most every
-RETRAINING_TTL_SECONDS per execution environment: its reads do not grow with the viewers.
+participant, read from the event's retraining table (`retraining_table`). Each participant's
+loop keeps ONE `summary` item there (handlers/retraining_store.py: promotions, the latest
+attempt's decision and RMSEs), so the leaderboard reads exactly the roster's summary items
+with BatchGetItem (100 keys a request): its reads grow with the participants, never with
+the attempts anyone makes, and not with the viewers (at most every RETRAINING_TTL_SECONDS
+per execution environment).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import clients, scoring
 from handlers.environment import Environment
 from handlers.log import log
+from handlers.retraining_store import SUMMARY, SUMMARY_FIELDS
 
 ROSTER = "roster"
 CLOSED_AFTER_MINUTES = 3  # later than this, no edge run still writes to a minute
@@ -62,7 +65,8 @@ VIEWS = ("projector", "list")
 MAX_ID_CHARS = 64
 PRIVATE_FIELDS = ("private_event_rmse", "private_successes")
 RETRAINING_TTL_SECONDS = 30  # an attempt takes minutes (a training job): this is fresh enough
-ATTEMPT_PREFIX = "attempt#"  # handlers/retraining_store.py's attempt items
+BATCH_KEYS = 100  # BatchGetItem's limit per request
+BATCH_RETRIES = 3  # rounds for keys DynamoDB leaves unprocessed (throttling), then give up
 # What handlers/retraining.py decides, as the page says it.
 DECISIONS = {"promoted": "promoted", "kept": "kept", "job_failed": "job failed",
              "job_stopped": "job stopped", "not_started": "not started", "error": "error"}
@@ -96,7 +100,7 @@ class Reads:
 
     def __init__(self):
         self.queries = self.items = 0
-        self.scans = 0  # of the retraining table
+        self.batch_gets = 0  # of the retraining table
 
 
 def _query(table, reads: Reads, minute: str, participant: str | None = None,
@@ -252,71 +256,77 @@ def _retraining_number(item: Mapping[str, Any], name: str) -> float | None:
     return number
 
 
-def parse_attempt(item: Mapping[str, Any]) -> tuple[str, str, dict]:
-    """(participant, record, attempt) of a raw finished attempt; Malformed says what is wrong."""
+def parse_summary(item: Mapping[str, Any]) -> tuple[str, dict | None]:
+    """(participant, marker) of a raw summary item, marker None before any promotion;
+    Malformed says what is wrong."""
     participant = item.get("participant", {}).get("S")
-    record = item.get("record", {}).get("S")
-    if not participant or not isinstance(record, str) or not record.startswith(ATTEMPT_PREFIX):
-        raise Malformed("not an attempt")
-    decision = item.get("decision", {}).get("S")
+    if not participant:
+        raise Malformed("no participant")
+    promotions = _retraining_number(item, "promotions") or 0
+    if promotions != int(promotions):
+        raise Malformed(f"promotions={promotions} is not a whole number")
+    if not promotions:
+        return participant, None
+    decision = item.get("last_decision", {}).get("S")
     if decision not in DECISIONS:
         raise Malformed(f"decision {str(decision)[:40]!r} is not one of {', '.join(DECISIONS)}")
-    return participant, record, {"decision": decision,
-                                 "current_rmse": _retraining_number(item, "current_rmse"),
-                                 "candidate_rmse": _retraining_number(item, "candidate_rmse")}
+    return participant, {"promotions": int(promotions), "last_decision": decision,
+                         "last_current_rmse": _retraining_number(item, "last_current_rmse"),
+                         "last_candidate_rmse": _retraining_number(item, "last_candidate_rmse")}
 
 
 def markers(items: list[dict]) -> dict[str, dict]:
-    """Per participant with at least one promotion: how many, and their latest attempt
-    (job names end in their start time, so the greatest record is the latest)."""
-    promotions: dict[str, int] = {}
-    latest: dict[str, tuple[str, dict]] = {}
+    """Per participant with at least one promotion: how many, and their latest attempt."""
+    found = {}
     for item in items:
         try:
-            participant, record, attempt = parse_attempt(item)
+            participant, marker = parse_summary(item)
         except (Malformed, ValueError, TypeError, AttributeError) as error:
             log("leaderboard_malformed_retraining_item",
                 participant=str((item.get("participant") or {}).get("S"))[:80],
-                record=str((item.get("record") or {}).get("S"))[:120], problem=str(error)[:200])
+                problem=str(error)[:200])
             continue
-        promotions[participant] = promotions.get(participant, 0) + (
-            attempt["decision"] == "promoted")
-        if participant not in latest or record > latest[participant][0]:
-            latest[participant] = (record, attempt)
-    return {p: {"promotions": count, "last_decision": latest[p][1]["decision"],
-                "last_current_rmse": latest[p][1]["current_rmse"],
-                "last_candidate_rmse": latest[p][1]["candidate_rmse"]}
-            for p, count in promotions.items() if count}
+        if marker is not None:
+            found[participant] = marker
+    return found
 
 
-def _retraining(table, reads: Reads, cache: MinuteCache, clock: float) -> dict[str, dict]:
-    """Every participant's marker from one (paged) Scan of the retraining table, kept
-    RETRAINING_TTL_SECONDS. Unreadable: the last markers stay (logged); the board is served."""
+def _summaries(table, participants: list[str], reads: Reads) -> list[dict]:
+    """The raw summary items of `participants`: ceil(n / 100) BatchGetItem requests (plus
+    bounded retries of unprocessed keys), whatever else the table holds."""
+    client, names = _plain_client(table), {f"#f{i}": f for i, f in
+                                           enumerate(("participant", *SUMMARY_FIELDS))}
+    items: list[dict] = []
+    for start in range(0, len(participants), BATCH_KEYS):
+        pending: dict[str, Any] = {table.name: {
+            "Keys": [{"participant": {"S": p}, "record": {"S": SUMMARY}}
+                     for p in participants[start:start + BATCH_KEYS]],
+            "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
+        for _ in range(1 + BATCH_RETRIES):
+            page = client.batch_get_item(RequestItems=pending)
+            reads.batch_gets += 1
+            found = page.get("Responses", {}).get(table.name, [])
+            reads.items += len(found)
+            items += found
+            pending = page.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        if pending:
+            log("leaderboard_retraining_unprocessed", table=table.name,
+                keys=len(pending[table.name]["Keys"]))
+    return items
+
+
+def _retraining(table, participants: list[str], reads: Reads, cache: MinuteCache,
+                clock: float) -> dict[str, dict]:
+    """The roster's markers from their summary items, kept RETRAINING_TTL_SECONDS.
+    Unreadable: the last markers stay (logged); the board is served."""
     if table is None:
         return {}
     if cache.retraining and cache.retraining[0] > clock:
         return cache.retraining[1]
-    # Only finished attempts, only what the marker needs (a filter and a projection cut
-    # what is sent and parsed; DynamoDB bills the Scan on the items it reads either way).
-    request: dict[str, Any] = {
-        "TableName": table.name,
-        "FilterExpression": "begins_with(#r, :attempt) AND #s = :done",
-        "ProjectionExpression": "#p, #r, #d, #c, #k",
-        "ExpressionAttributeNames": {"#p": "participant", "#r": "record", "#s": "status",
-                                     "#d": "decision", "#c": "current_rmse",
-                                     "#k": "candidate_rmse"},
-        "ExpressionAttributeValues": {":attempt": {"S": ATTEMPT_PREFIX}, ":done": {"S": "done"}}}
-    client, items = _plain_client(table), []
     try:
-        while True:
-            page = client.scan(**request)
-            reads.scans += 1
-            reads.items += len(page["Items"])
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        found = markers(items)
+        found = markers(_summaries(table, participants, reads))
     except (ClientError, BotoCoreError) as error:
         log("leaderboard_retraining_unreadable", table=table.name, error=type(error).__name__)
         found = cache.retraining[1] if cache.retraining else {}
@@ -337,7 +347,7 @@ def build(table, settings: Settings, now: datetime, reveal: bool | None = None,
     history = minutes_back(now, settings.history_minutes)
     window_minutes = history[:settings.window_minutes]
     names = _roster(table, reads, cache, now.timestamp())
-    retrained = _retraining(retraining, reads, cache, now.timestamp())
+    retrained = _retraining(retraining, list(names), reads, cache, now.timestamp())
 
     cache.evict(set(history[CLOSED_AFTER_MINUTES:]))
     for minute in [m for m in cache.window if m not in window_minutes]:
@@ -737,7 +747,7 @@ def handle(event: Mapping[str, Any], settings: Settings, table, ssm=None,
         failure = type(error).__name__
         response = _error(503, "the scores cannot be read right now; the page retries by itself")
     log("leaderboard", path=path[:100], method=method, status=response["statusCode"],
-        queries=reads.queries, scans=reads.scans, items=reads.items, failure=failure,
+        queries=reads.queries, batch_gets=reads.batch_gets, items=reads.items, failure=failure,
         cpu_ms=round(1000 * (time.process_time() - started), 2))
     return response
 

@@ -17,7 +17,11 @@ so IAM scopes it to that participant's names), chained by SageMaker's own events
    bounded batches (a few calls of 500 rows). The candidate is promoted only if its
    RMSE < current x (1 - margin); otherwise the current model stays.
 3. Every attempt is recorded in the retraining table with one log line, which is also
-   an Embedded Metric Format record for the dashboard.
+   an Embedded Metric Format record for the dashboard; as it finishes, it is folded into
+   the participant's one summary item, which is all the leaderboard reads.
+
+A manual trigger is accepted at most once per MANUAL_COOLDOWN_SECONDS; a refused one
+is logged and stores nothing.
 
 Why not Step Functions: its SageMaker integration (`createTrainingJob.sync`) would be
 just as free of polling, but the state machine cannot run on this machine, whereas this
@@ -45,6 +49,10 @@ from handlers.retraining_events import BadEvent, Command, JobStateChange, Trigge
 from handlers.retraining_store import Store, attempt_key
 
 LOCK_SLACK_SECONDS = 900  # beyond the job's own limit, for the judge to finish
+# A participant's notebook may invoke their function: without a pause between manual
+# triggers, a loop could add an attempt item every second. A training job takes longer
+# than this, so an honest participant never waits for it.
+MANUAL_COOLDOWN_SECONDS = 60
 
 
 class ConfigError(ValueError):
@@ -181,6 +189,10 @@ def trigger(request: Trigger, config: Settings, clients: Clients, now: datetime)
         return {"outcome": "off", "trigger": request.kind}
     job = f"{config.job_prefix}-{now.strftime('%Y%m%d%H%M%S')}"
     epoch = int(now.timestamp())
+    if request.kind == "manual" and not store.claim_manual(epoch, MANUAL_COOLDOWN_SECONDS):
+        return {"outcome": "cooling_down", "trigger": request.kind,
+                "reason": f"one manual start per {MANUAL_COOLDOWN_SECONDS} s; "
+                          "try again in a minute"}
     previous = store.acquire(job, epoch, epoch + config.max_training_seconds + LOCK_SLACK_SECONDS)
     if previous is None:
         held = store.lock() or {}
@@ -204,7 +216,7 @@ def trigger(request: Trigger, config: Settings, clients: Clients, now: datetime)
             BotoCoreError) as error:
         record.update(status="done", decision="not_started", reason=_error_text(error),
                       finished=now.isoformat(), duration_s=0)
-        store.record(attempt_key(job), record)
+        store.finish(attempt_key(job), record)
         store.release(job)
         return {"outcome": "not_started", "trigger": request.kind, "job": job,
                 "reason": record["reason"]}
@@ -273,7 +285,7 @@ def judge(request: JobStateChange, config: Settings, clients: Clients, now: date
     except (ClientError, BotoCoreError) as error:
         result = {"decision": "error", "reason": _error_text(error)}
     duration = int(now.timestamp()) - attempt["started_epoch"]
-    store.record(key, {**attempt, **result, "status": "done", "finished": now.isoformat(),
+    store.finish(key, {**attempt, **result, "status": "done", "finished": now.isoformat(),
                        "duration_s": duration})
     store.release(request.job_name)
     return {"outcome": result["decision"], "job": request.job_name, "duration_s": duration,

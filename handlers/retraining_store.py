@@ -7,7 +7,11 @@ One DynamoDB table for the event, keyed by (participant, record):
 - `lock`: the one attempt in flight, written with a condition so that two triggers
   cannot both start one; it carries an expiry, after which a new trigger may take it
   over (a job that never reported back cannot block the loop forever);
-- `attempt#<job name>`: one per attempt, from trigger to decision.
+- `attempt#<job name>`: one per attempt, from trigger to decision;
+- `summary`: what the leaderboard shows (promotions so far, the latest finished attempt's
+  decision and RMSEs), updated atomically as each attempt finishes, and when the last
+  manual trigger was accepted (its cooldown). The leaderboard reads only these items, one
+  per participant, so its reads do not grow with the attempts.
 
 Only the participant's own function writes their items; the notebook reads them
 through that function, never the table.
@@ -21,7 +25,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-SETTINGS, LOCK, ATTEMPT = "settings", "lock", "attempt#"
+SETTINGS, LOCK, ATTEMPT, SUMMARY = "settings", "lock", "attempt#", "summary"
+# The summary's fields the leaderboard reads (and its IAM policy allows it to read).
+SUMMARY_FIELDS = ("promotions", "last_decision", "last_current_rmse", "last_candidate_rmse")
 
 
 def _plain(value: Any) -> Any:
@@ -102,6 +108,46 @@ class Store:
 
     def record(self, key: str, fields: dict) -> None:
         self.table.put_item(Item={**self._key(key), **_stored(fields)})
+
+    def finish(self, key: str, fields: dict) -> None:
+        """Record a finished attempt and fold it into the summary, in one atomic update of
+        the summary (ADD counts, SET/REMOVE the latest decision's fields)."""
+        self.record(key, fields)
+        values = {":one": 1, ":promoted": int(fields.get("decision") == "promoted"),
+                  ":decision": fields.get("decision"), ":attempt": key,
+                  ":finished": fields.get("finished")}
+        sets = ["last_decision = :decision", "last_attempt = :attempt",
+                "last_finished = :finished"]
+        removes = []
+        for name in ("current_rmse", "candidate_rmse"):
+            if fields.get(name) is None:
+                removes.append(f"last_{name}")
+            else:
+                sets.append(f"last_{name} = :{name}")
+                values[f":{name}"] = fields[name]
+        self.table.update_item(
+            Key=self._key(SUMMARY),
+            UpdateExpression=("ADD attempts :one, promotions :promoted SET " + ", ".join(sets)
+                              + (" REMOVE " + ", ".join(removes) if removes else "")),
+            ExpressionAttributeValues=_stored(values))
+
+    def claim_manual(self, now: int, cooldown_seconds: int) -> bool:
+        """Accept a manual trigger at most once per cooldown: a conditional write, so two
+        concurrent triggers cannot both pass; a refused one writes nothing."""
+        try:
+            self.table.update_item(
+                Key=self._key(SUMMARY), UpdateExpression="SET last_manual = :now",
+                ConditionExpression="attribute_not_exists(last_manual) OR last_manual <= :since",
+                ExpressionAttributeValues={":now": now, ":since": now - cooldown_seconds})
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def summary(self) -> dict | None:
+        item = self.table.get_item(Key=self._key(SUMMARY)).get("Item")
+        return _plain(item) if item else None
 
     def claim(self, key: str, from_status: str, to_status: str) -> bool:
         """Move an attempt on, once: a redelivered event finds it already moved."""

@@ -281,6 +281,10 @@ def endpoints_of(world: World, settings: Settings) -> dict[str, str]:
             for p in ids(settings)}
 
 
+def _fixed_clock(moment: datetime):
+    return lambda: moment
+
+
 def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             outcome: Outcome, runtime: RuntimeProcess, after_run=None) -> None:
     """`after_run(run)` is called after each run (the retraining phase acts there)."""
@@ -325,13 +329,17 @@ def traffic(world: World, settings: Settings, api: ApiFront, progress: Progress,
             for flood in floods:
                 flooding.enter_context(flood)
             # Each compressed run stands for its own minute: its own period and samples.
-            drift_start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat() if drifted else ""
+            # The edge takes the drift profile of the minute it scores: drifted from this one.
+            drift_start = scheduled.isoformat() if drifted else ""
             minute = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
-            summaries = list(shards.map(lambda t, minute=minute, drift_start=drift_start:
+            # Started on time for the minute it stands for (a late start would be skipped).
+            on_time = _fixed_clock(scheduled)
+            summaries = list(shards.map(lambda t, minute=minute, drift_start=drift_start,
+                                        on_time=on_time:
                                         edge_traffic.handle({**t[1], "time": minute}, replace(
                                             t[0], period_seconds=settings.run_seconds,
                                             scoring_secret_arn=secret_arn, drift_start=drift_start),
-                                            fetcher=fetcher), targets))
+                                            fetcher=fetcher, clock=on_time), targets))
         seconds = time.perf_counter() - started
         for p, flood in zip(flooders, floods):
             total = outcome.floods.setdefault(p, attacks.FloodCount(rival[p]))

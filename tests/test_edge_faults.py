@@ -1,6 +1,7 @@
 """The edge against hostile participants and broken infrastructure: secret samples, answers
-read with bounds, one participant's failure staying theirs, a client with a total
-deadline, no redirects, keep-alive over one TLS context, optional SigV4, bounded threads."""
+read with bounds, one participant's failure staying theirs, runs that start late, a client
+with a total deadline, no redirects, keep-alive over one TLS context, optional SigV4,
+bounded threads."""
 
 import hashlib
 import json
@@ -9,6 +10,8 @@ import socket
 import threading
 import time
 import typing
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -23,6 +26,7 @@ from handlers import (
     edge_limits,
     edge_traffic,
     fc_samples,
+    leaderboard,
     publish_samples,
     scoring,
     scoring_secret,
@@ -32,6 +36,7 @@ from tools import self_signed
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 MINUTE = "2026-11-26T10:00"
+SCHEDULED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 OUTCOMES = {"ok", "bad_answer", "http_4xx", "http_5xx"}
 
 
@@ -119,7 +124,7 @@ def test_the_handler_reads_its_secret_from_secrets_manager(secrets_manager, monk
                                      scoring_secret_arn=arn)
     edge_traffic.handle({"targets": [{"participant": "ada", "url": "https://a/ada"}],
                          "time": "2026-11-26T10:00:00Z"}, settings, table=table,
-                        fetcher=fetcher)
+                        fetcher=fetcher, clock=on_time)
     samples, _ = edge_traffic.run_samples(b"s" * 32, MINUTE, 2, "normal", 0.3)
     assert [a.replace("%2C", ",") for a in asked] == [
         ",".join(fc_samples.format_number(v) for v in s.features) for s in samples]
@@ -189,13 +194,22 @@ def shard_event(*names):
             "targets": [{"participant": n, "url": f"https://api/{n}"} for n in names]}
 
 
+def started(seconds: float):
+    """A clock: the run starts `seconds` after the time shard_event was scheduled for."""
+    return lambda: SCHEDULED + timedelta(seconds=seconds)
+
+
+def on_time():
+    return SCHEDULED + timedelta(seconds=1)
+
+
 def test_a_huge_answer_costs_only_its_sender_and_everyone_is_written(table, capsys):
     answers = {"ada": b'{"duration_ms": 6000}', "eve": b'{"duration_ms": 1e300}',
                "zed": b'{"duration_ms": 6000}'}
     summary = edge_traffic.handle(shard_event("ada", "eve", "zed"), SETTINGS, table=table,
                                   fetcher=lambda url, t: (200, answers[url.split("/")[3]
                                                                        .split("?")[0]]),
-                                  secret=SECRET)
+                                  secret=SECRET, clock=on_time)
     assert (summary["writes"], summary["failed_writes"]) == (3, 0)
     items = {p: table.get_item(Key={"minute": MINUTE, "participant": p})["Item"]
              for p in answers}
@@ -243,12 +257,72 @@ def test_a_duplicated_run_of_a_minute_is_ignored(table):
     def fetch(url, t):
         return (200, b'{"duration_ms": 6000}')
     first = edge_traffic.handle(shard_event("ada"), SETTINGS, table=table, fetcher=fetch,
-                                secret=SECRET)
+                                secret=SECRET, clock=on_time)
     again = edge_traffic.handle({**shard_event("ada"), "id": "other-delivery"}, SETTINGS,
-                                table=table, fetcher=fetch, secret=SECRET)
+                                table=table, fetcher=fetch, secret=SECRET, clock=started(30))
     assert (first["writes"], again["writes"], again["duplicates"]) == (1, 0, 1)
     item = table.get_item(Key={"minute": MINUTE, "participant": "ada"})["Item"]
     assert item["requests"] == 2
+
+
+# --- runs that start late --------------------------------------------------------------
+
+def test_a_run_starting_too_late_sends_nothing_writes_nothing_and_says_so(table, capsys):
+    asked = []
+    late = edge_traffic.MAX_START_DELAY_SECONDS + 1
+    summary = edge_traffic.handle(shard_event("ada", "eve"), SETTINGS, table=table,
+                                  fetcher=lambda url, t: asked.append(url) or (200, b"{}"),
+                                  secret=SECRET, clock=started(late))
+    assert asked == []
+    assert table.scan()["Items"] == []
+    assert (summary["outcome"], summary["minute"], summary["late_seconds"]) == (
+        "too_late", MINUTE, late)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert (line["event"], line["outcome"], line["writes"]) == ("edge_run", "too_late", 0)
+
+
+def test_a_run_starting_within_the_bound_scores_its_scheduled_minute(table):
+    summary = edge_traffic.handle(
+        shard_event("ada"), SETTINGS, table=table, fetcher=lambda url, t: (200, b"{}"),
+        secret=SECRET, clock=started(edge_traffic.MAX_START_DELAY_SECONDS))
+    assert (summary["outcome"], summary["minute"], summary["writes"]) == ("scored", MINUTE, 1)
+    assert table.get_item(Key={"minute": MINUTE, "participant": "ada"})["Item"]["requests"] == 2
+
+
+def test_the_drift_profile_is_the_scheduled_minutes_not_the_starts(table):
+    """Drift starts 30 s after the scheduled time and the run starts 45 s late: the
+    minute it scores is still before the drift, and so are its samples."""
+    drifting = replace(SETTINGS, drift_start="2026-11-26T10:00:30Z",
+                       drift_profile=fc_samples.PEAK_SEASON)
+    summary = edge_traffic.handle(shard_event("ada"), drifting, table=table,
+                                  fetcher=lambda url, t: (200, b"{}"), secret=SECRET,
+                                  clock=started(45))
+    assert (summary["minute"], summary["profile"]) == (MINUTE, fc_samples.NORMAL)
+    later = {**shard_event("ada"), "time": "2026-11-26T10:01:00Z"}
+    assert edge_traffic.handle(later, drifting, table=table, fetcher=lambda url, t: (200, b"{}"),
+                               secret=SECRET, clock=started(61))["profile"] == \
+        fc_samples.PEAK_SEASON
+
+
+@pytest.mark.parametrize("scheduled, problem", [
+    (edge_limits.SCHEDULED_TIME, "left unsubstituted"), ("yesterday", "is not ISO 8601"),
+    (1764151200, "not an ISO 8601 string"), (None, "no time")])
+def test_an_unusable_time_is_logged_and_the_run_goes_by_its_start(table, capsys, scheduled,
+                                                                  problem):
+    event = {**shard_event("ada"), "time": scheduled}
+    summary = edge_traffic.handle(event, SETTINGS, table=table,
+                                  fetcher=lambda url, t: (200, b"{}"), secret=SECRET,
+                                  clock=started(3600))  # an hour on: scored all the same
+    assert (summary["outcome"], summary["minute"]) == ("scored", "2026-11-26T11:00")
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "edge_run" in x]
+    assert problem in line["time_problem"]
+
+
+def test_a_run_started_in_time_ends_before_the_leaderboard_closes_its_minute():
+    """Scheduled at the start of its minute, started at most MAX_START_DELAY_SECONDS late,
+    ended by the function's timeout: before the leaderboard reads the minute for good."""
+    assert (edge_limits.MAX_START_DELAY_SECONDS + edge_limits.FUNCTION_TIMEOUT_SECONDS
+            < leaderboard.CLOSED_AFTER_MINUTES * 60)
 
 
 # --- the client -------------------------------------------------------------------------

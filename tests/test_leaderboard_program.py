@@ -27,10 +27,18 @@ def test_the_function_reads_the_tables_and_exactly_the_reveal_parameter(program)
     parameter = declared.named("aim368-leaderboard-reveal")
     assert grants == {"dynamodb:Query": [declared.named("aim368-scores").state["arn"]],
                       "ssm:GetParameter": [parameter.state["arn"]],
-                      # the retraining table: read only, one Scan per refresh, nothing else
-                      "dynamodb:Scan": [declared.named("aim368-retraining", TABLE).state["arn"]]}
-    assert all(len(s["Action"]) == 1 and "Condition" not in s for s in statements
+                      # the retraining table: only the summary items' marker attributes
+                      "dynamodb:BatchGetItem": [
+                          declared.named("aim368-retraining", TABLE).state["arn"]]}
+    assert all(len(s["Action"]) == 1 for s in statements
                if not s["Action"][0].startswith("logs:"))
+    conditions = {s["Action"][0]: s.get("Condition") for s in statements
+                  if not s["Action"][0].startswith("logs:")}
+    assert conditions == {"dynamodb:Query": None, "ssm:GetParameter": None,
+                          "dynamodb:BatchGetItem": {
+                              "ForAllValues:StringEquals": {"dynamodb:Attributes": [
+                                  "participant", "record", *leaderboard.SUMMARY_FIELDS]},
+                              "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}}
     assert function.inputs["reservedConcurrentExecutions"] == 10
 
 
@@ -105,7 +113,8 @@ def test_the_leaderboard_url_is_the_distributions(program):
 
 def test_only_the_leaderboard_reads_the_whole_retraining_table(program):
     """Across every declared policy: the retraining table is written only through each
-    participant's own items (LeadingKeys), and read table-wide only by the leaderboard's Scan."""
+    participant's own items (LeadingKeys), and read across participants only by the
+    leaderboard's BatchGetItem of the summaries' marker attributes (no Scan anywhere)."""
     declared = program(roster(2))
     table = declared.named("aim368-retraining", TABLE).state["arn"]
     table_wide = []
@@ -114,4 +123,4 @@ def test_only_the_leaderboard_reads_the_whole_retraining_table(program):
             if table in statement["Resource"] and "dynamodb:LeadingKeys" not in json.dumps(
                     statement.get("Condition", {})):
                 table_wide.append((policy.name, statement["Action"]))
-    assert table_wide == [("aim368-leaderboard-policy", ["dynamodb:Scan"])]
+    assert table_wide == [("aim368-leaderboard-policy", ["dynamodb:BatchGetItem"])]

@@ -1,9 +1,11 @@
 """The leaderboard's "retrained" marker, against moto: promoted retrainings per participant
-from the event's retraining table, read once per refresh whatever the viewers, malformed
-attempts skipped and logged, the latest attempt on the personal view."""
+from each one's summary item in the event's retraining table, read once per refresh whatever
+the viewers and however many attempts anyone made, malformed summaries skipped and logged,
+the latest attempt on the personal view."""
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from moto import mock_aws
@@ -32,7 +34,8 @@ def tables(aws_env):
 
 def attempt(table, participant, stamp, decision, current=None, candidate=None,
             status="done"):
-    """An attempt as handlers/retraining.py's judge records it (through its own store)."""
+    """An attempt as handlers/retraining.py's judge records it (through its own store: a
+    finished one is also folded into the participant's summary)."""
     job = f"aim368-{participant}--rt-2026112610{stamp}"
     fields = {"status": status, "trigger": "alarm", "job": job, "started_epoch": 1,
               "margin_percent": 5.0, "duration_s": 420, "finished": "2026-11-26T10:20:00"}
@@ -40,7 +43,11 @@ def attempt(table, participant, stamp, decision, current=None, candidate=None,
         fields["decision"] = decision
         fields.update({k: v for k, v in (("current_rmse", current),
                                          ("candidate_rmse", candidate)) if v is not None})
-    Store(table, participant).record(attempt_key(job), fields)
+    store = Store(table, participant)
+    if status == "done":
+        store.finish(attempt_key(job), fields)
+    else:
+        store.record(attempt_key(job), fields)
 
 
 def get(scores, attempts, query="", path="/", now=NOW, settings=WITH_MARKERS):
@@ -88,8 +95,8 @@ def test_kept_failed_and_unfinished_attempts_are_no_marker(tables):
 def test_promotions_are_counted_and_the_latest_attempt_is_the_last_decision(tables):
     scores, attempts = tables
     attempt(attempts, "ada", "0000", "promoted", current=450.0, candidate=400.0)
-    attempt(attempts, "ada", "0300", "kept", current=390.0, candidate=395.5)
     attempt(attempts, "ada", "0100", "promoted", current=400.0, candidate=380.0)
+    attempt(attempts, "ada", "0300", "kept", current=390.0, candidate=395.5)
     marker = rows(scores, attempts)["ada"]["retrained"]
     assert (marker["promotions"], marker["last_decision"]) == (2, "kept")
     you = get(scores, attempts, query="me=ada")["body"]
@@ -98,15 +105,13 @@ def test_promotions_are_counted_and_the_latest_attempt_is_the_last_decision(tabl
     assert "retrained" not in get(scores, attempts, query="me=bob")["body"].split('id="you">')[1][:200]
 
 
-def test_malformed_attempts_are_skipped_and_logged_never_a_500(tables, capsys):
+def test_malformed_summaries_are_skipped_and_logged_never_a_500(tables, capsys):
     scores, attempts = tables
     attempt(attempts, "ada", "0000", "promoted", current=412.3, candidate=365.0)
-    for record, fields in (("attempt#x-1", {"decision": 7}),
-                           ("attempt#x-2", {"decision": "<script>alert(1)</script>"}),
-                           ("attempt#x-3", {"decision": "promoted", "candidate_rmse": "fast"}),
-                           ("attempt#x-4", {"decision": "promoted", "current_rmse": 10**30})):
-        attempts.put_item(Item={"participant": "bob", "record": record, "status": "done",
-                                **fields})
+    bad = {"bob": {"promotions": 1, "last_decision": 7},
+           "ada-lovelace": {"promotions": 1, "last_decision": "<script>alert(1)</script>"}}
+    for participant, fields in bad.items():
+        attempts.put_item(Item={"participant": participant, "record": "summary", **fields})
     response = get(scores, attempts)
     assert response["statusCode"] == 200
     assert "<script>alert(1)" not in response["body"]
@@ -114,11 +119,28 @@ def test_malformed_attempts_are_skipped_and_logged_never_a_500(tables, capsys):
     assert board["ada"]["retrained"]["promotions"] == 1 and board["bob"]["retrained"] is None
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()
               if "leaderboard_malformed_retraining_item" in line]
-    assert sorted(entry["record"] for entry in logged) == [
-        "attempt#x-1", "attempt#x-2", "attempt#x-3", "attempt#x-4"]
+    assert sorted(entry["participant"] for entry in logged) == ["ada-lovelace", "bob"]
 
 
-def test_one_scan_per_refresh_whatever_the_viewers_and_participants(tables, capsys):
+@pytest.mark.parametrize("fields, problem", [
+    ({"promotions": 1, "last_decision": "promoted", "last_candidate_rmse": "fast"},
+     "last_candidate_rmse is not a number"),
+    ({"promotions": 1, "last_decision": "promoted", "last_current_rmse": 10**30},
+     "out of range"),
+    ({"promotions": Decimal("1.5"), "last_decision": "promoted"}, "not a whole number")])
+def test_a_summary_with_an_implausible_number_is_no_marker(tables, capsys, fields, problem):
+    scores, attempts = tables
+    attempts.put_item(Item={"participant": "bob", "record": "summary", **fields})
+    assert rows(scores, attempts)["bob"]["retrained"] is None
+    assert problem in capsys.readouterr().out
+
+
+def read_counts(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()
+            if '"leaderboard"' in line and '"batch_gets"' in line]
+
+
+def test_one_batch_read_per_refresh_whatever_the_viewers_and_participants(tables, capsys):
     scores, attempts = tables
     for participant in NAMES:
         for stamp in ("0000", "0100", "0200"):
@@ -128,10 +150,39 @@ def test_one_scan_per_refresh_whatever_the_viewers_and_participants(tables, caps
         for query in ("", "me=ada", "me=bob&view=projector"):
             get(scores, attempts, query=query, now=moment)
     get(scores, attempts, now=NOW + timedelta(seconds=leaderboard.RETRAINING_TTL_SECONDS))
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-             if '"leaderboard"' in line and '"scans"' in line]
-    assert sum(line["scans"] for line in lines) == 2  # the first build, then after the TTL
+    lines = read_counts(capsys)
+    assert sum(line["batch_gets"] for line in lines) == 2  # the first build, then after the TTL
     assert len(lines) == 3 * len(later) + 1
+
+
+def test_many_attempts_do_not_add_a_single_read(tables, capsys):
+    """A participant who makes thousands of attempts (a loop calling their own function)
+    costs the leaderboard nothing more: it reads one summary item per participant."""
+    scores, attempts = tables
+    attempt(attempts, "ada", "0000", "promoted", current=412.3, candidate=365.0)
+    get(scores, attempts, path="/leaderboard.json")
+    [few] = read_counts(capsys)
+    with attempts.batch_writer() as batch:  # attempts a flood would leave, unfinished too
+        for n in range(3000):
+            batch.put_item(Item={"participant": "bob", "record": f"attempt#flood-{n:05d}",
+                                 "status": "done", "decision": "not_started",
+                                 "reason": "x" * 300})
+    leaderboard.forget()
+    board = rows(scores, attempts)
+    [many] = read_counts(capsys)
+    assert (many["batch_gets"], many["items"]) == (few["batch_gets"], few["items"])
+    assert many["batch_gets"] == 1
+    assert board["ada"]["retrained"]["promotions"] == 1 and board["bob"]["retrained"] is None
+
+
+def test_the_roster_is_read_in_batches_of_a_hundred(tables, capsys):
+    scores, attempts = tables
+    for n in range(250):
+        scores.put_item(Item={"minute": "roster", "participant": f"p{n:03d}", "name": f"P{n}"})
+    attempt(attempts, "p249", "0000", "promoted", current=412.3, candidate=365.0)
+    board = rows(scores, attempts)
+    assert [line["batch_gets"] for line in read_counts(capsys)] == [3]  # 253 participants
+    assert board["p249"]["retrained"]["promotions"] == 1
 
 
 def test_an_unreadable_retraining_table_leaves_the_board_up(tables, capsys):

@@ -76,7 +76,11 @@ def test_the_edge_runs_every_minute_with_its_settings(program):
     assert (settings.drift_start, settings.drift_profile) == ("2026-12-01T15:00:00Z",
                                                              fc_samples.PEAK_SEASON)
     assert edge.inputs["timeout"] > settings.period_seconds
-    assert declared.named("aim368-fc-edge-invoke").inputs["maximumRetryAttempts"] == 0
+    invoke = declared.named("aim368-fc-edge-invoke").inputs
+    # no retry (a minute's traffic twice), no run queued past the edge's own bound on a late
+    # start (it would write to a minute the leaderboard has closed)
+    assert (invoke["maximumRetryAttempts"], invoke["maximumEventAgeInSeconds"]) == (
+        0, edge_traffic.MAX_START_DELAY_SECONDS) == (0, 60)
     assert edge_schedules(program(roster(2), edgeTrafficEnabled="false"))[0].inputs["state"] \
         == "DISABLED"
 
@@ -103,11 +107,12 @@ def test_the_roles_of_the_edge_and_leaderboard_touch_only_the_table(program):
             ("aim368-fc-edge-policy", [("dynamodb:UpdateItem", table_arn)]),
             # the leaderboard also reads the retraining table, for its "retrained" markers
             ("aim368-leaderboard-policy", [("dynamodb:Query", table_arn),
-                                           ("dynamodb:Scan", retraining_arn)])):
+                                           ("dynamodb:BatchGetItem", retraining_arn)])):
         statements = json.loads(declared.named(name).inputs["policy"])["Statement"]
         grants = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
-        assert grants == [{"Effect": "Allow", "Action": [action], "Resource": [arn]}
-                          for action, arn in expected]
+        # (the BatchGetItem's attribute condition: tests/test_leaderboard_program.py)
+        assert [{k: v for k, v in s.items() if k != "Condition"} for s in grants] == [
+            {"Effect": "Allow", "Action": [action], "Resource": [arn]} for action, arn in expected]
 
 
 # The leaderboard's function, URL, CDN and reveal switch: tests/test_leaderboard_program.py

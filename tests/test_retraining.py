@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import numpy as np
 import pytest
+from boto3.dynamodb.conditions import Key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -25,6 +26,7 @@ from handlers import (
     served_model,
 )
 from handlers.retraining_events import BadEvent, Who
+from handlers.retraining_store import Store
 from tests.kit import create_scores_table
 from tests.test_leaderboard import NOW, SETTINGS
 from tools import local_sagemaker
@@ -183,7 +185,9 @@ def test_a_failed_job_leaves_the_endpoint_untouched_and_frees_the_loop(world):
 def test_a_second_trigger_while_one_runs_is_refused_until_the_lock_expires(world):
     loops, _, sagemaker, *_ = world
     first = loops["ada"].invoke({"action": "start"}, deliver=False)
-    second = loops["ada"].invoke({"action": "start"}, deliver=False)
+    past_cooldown = LocalLoop(environment("ada"), loops["ada"].clients, clock=lambda: (
+        datetime.now(UTC) + timedelta(seconds=retraining.MANUAL_COOLDOWN_SECONDS + 1)))
+    second = past_cooldown.invoke({"action": "start"}, deliver=False)
     assert second == {"ok": True, "outcome": "busy", "trigger": "manual",
                       "running": first["job"]}
     assert jobs(sagemaker) == [first["job"]]
@@ -222,6 +226,56 @@ def test_not_enough_recent_samples_skips_the_attempt_without_a_job(world):
     assert answer["outcome"] == "not_started" and "0 recent samples" in answer["reason"]
     assert jobs(sagemaker) == []
     assert loops["ada-lovelace"].invoke({"action": "status"})["running"] is None
+
+
+def items_of(table, participant):
+    return table.query(KeyConditionExpression=Key("participant").eq(participant))["Items"]
+
+
+def test_a_loop_of_manual_starts_is_refused_during_the_cooldown_and_stores_nothing(
+        world, capsys):
+    """A participant's notebook may invoke their function: calling it in a loop must not
+    add an item per call (each refused start writes nothing), and the loop still works
+    once the cooldown has passed."""
+    loops, _, _, table, _ = world
+    start = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+    at = [start]
+    loop = LocalLoop(environment("ada-lovelace"), loops["ada-lovelace"].clients,
+                     clock=lambda: at[0])
+    assert loop.invoke({"action": "start"})["outcome"] == "not_started"  # her bucket is empty
+    stored = items_of(table, "ada-lovelace")
+    capsys.readouterr()
+    for second in range(1, retraining.MANUAL_COOLDOWN_SECONDS):
+        at[0] = start + timedelta(seconds=second)
+        refused = loop.invoke({"action": "start"})
+        assert (refused["ok"], refused["outcome"]) == (True, "cooling_down")
+        assert f"one manual start per {retraining.MANUAL_COOLDOWN_SECONDS} s" in refused["reason"]
+    assert items_of(table, "ada-lovelace") == stored
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(logged) == retraining.MANUAL_COOLDOWN_SECONDS - 1
+    assert {line["outcome"] for line in logged} == {"cooling_down"}
+    at[0] = start + timedelta(seconds=retraining.MANUAL_COOLDOWN_SECONDS)
+    assert loop.invoke({"action": "start"})["outcome"] == "not_started"
+    # Her cooldown is hers: ada starts at once, whatever ada-lovelace did.
+    assert loops["ada"].invoke({"action": "start"}, deliver=False)["outcome"] == "training"
+
+
+def test_every_finished_attempt_is_folded_into_one_summary_item(world):
+    loops, _, _, table, _ = world
+    start = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+    for minute in range(3):  # three not_started attempts, a cooldown apart
+        LocalLoop(environment("ada-lovelace"), loops["ada-lovelace"].clients,
+                  clock=lambda m=minute: start + timedelta(minutes=m)).invoke({"action": "start"})
+    summary = Store(table, "ada-lovelace").summary()
+    assert (summary["attempts"], summary["promotions"], summary["last_decision"]) == (
+        3, 0, "not_started")
+    assert summary["last_attempt"] == "attempt#aim368-ada-lovelace--rt-20261127100200"
+    loops["ada"].invoke({"action": "start"})
+    judged = loops["ada"].responses[-1]
+    summary = Store(table, "ada").summary()
+    assert (summary["attempts"], summary["promotions"], summary["last_decision"]) == (
+        1, 1, "promoted")
+    assert summary["last_candidate_rmse"] == pytest.approx(judged["candidate_rmse"], abs=1e-6)
 
 
 def test_a_participant_changes_margin_and_window_within_bounds(world):
@@ -448,7 +502,7 @@ def test_own_job_and_alarm_events_always_parse(status, stamp, reason):
 
 
 def test_the_leaderboard_marks_a_promotion_and_not_a_kept_candidate(world):
-    """The loop's own attempt items, as the leaderboard reads them (one Scan)."""
+    """The loop's own summary items, as the leaderboard reads them (one BatchGetItem)."""
     loops, s3, _, table, _ = world
     put_samples(s3, names("ada-lovelace")["bucket"],
                 fc_samples.generate(3000, 12, "peak-season"), datetime.now(UTC), "stream-0")
