@@ -40,37 +40,11 @@ from botocore.exceptions import ClientError
 from event.names import ParticipantNames
 from readiness.sweep import SHARED_LOG_GROUPS, Auditor, Leftover, Sweeper
 from rehearsal.world import LOG_GROUP, METRIC_ALARM, PARAMETER, QUEUE, World, declared_tags, participant_of
+from tools.moto_gaps import RunningJobs
 
 TRAINING_LOG_GROUP = SHARED_LOG_GROUPS[0]  # /aws/sagemaker/TrainingJobs
 MOTO_NOTE = ("moto 5.2.5 completes training jobs at once and lacks StopTrainingJob: the "
              "planted jobs are kept InProgress by the rehearsal until the sweep stops them")
-
-
-class RunningJobs:
-    """moto's SageMaker client, with jobs in `running` listed InProgress until stopped."""
-
-    def __init__(self, client):
-        self._client, self.running, self.stopped = client, set(), []
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-    def list_training_jobs(self, **kwargs):
-        wanted = kwargs.pop("StatusEquals", None)  # filtered here, after the override
-        page = self._client.list_training_jobs(**kwargs)
-        for job in page["TrainingJobSummaries"]:
-            if job["TrainingJobName"] in self.running:
-                job["TrainingJobStatus"] = "InProgress"
-        if wanted:
-            page["TrainingJobSummaries"] = [j for j in page["TrainingJobSummaries"]
-                                            if j["TrainingJobStatus"] == wanted]
-        return page
-
-    def stop_training_job(self, TrainingJobName):
-        if TrainingJobName not in self.running:  # as SageMaker: only a running job stops
-            raise ValueError(f"training job {TrainingJobName} is not InProgress")
-        self.running.discard(TrainingJobName)
-        self.stopped.append(TrainingJobName)
 
 
 class RepairedTagging:

@@ -7,6 +7,7 @@ import pytest
 from moto import mock_aws
 
 from readiness.sweep import Auditor, Sweeper, owner
+from tools.moto_gaps import RunningJobs
 
 EVENT = "aim368"
 PARTICIPANTS = ["ada", "ada-lovelace", "grace"]
@@ -14,31 +15,6 @@ ROLE = "arn:aws:iam::123456789012:role/sm"
 RUNNING_JOB = "{p}-xgb-20261201120000"  # still training
 FINISHED_JOB = "{p}-ll-20261201110000"
 MANAGED = [{"Key": "ManagedBy", "Value": "pulumi"}, {"Key": "Event", "Value": EVENT}]
-
-
-class TrainingJobsThatRun:
-    """moto's SageMaker, plus what it lacks: jobs that stay InProgress, and StopTrainingJob."""
-
-    def __init__(self, client, running: set[str]):
-        self._client, self.running, self.stopped = client, running, []
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-    def list_training_jobs(self, **kwargs):
-        wanted = kwargs.pop("StatusEquals", None)
-        page = self._client.list_training_jobs(**kwargs)
-        for job in page["TrainingJobSummaries"]:
-            if job["TrainingJobName"] in self.running:
-                job["TrainingJobStatus"] = "InProgress"
-        if wanted:
-            page["TrainingJobSummaries"] = [j for j in page["TrainingJobSummaries"]
-                                            if j["TrainingJobStatus"] == wanted]
-        return page
-
-    def stop_training_job(self, TrainingJobName):
-        self.running.discard(TrainingJobName)
-        self.stopped.append(TrainingJobName)
 
 
 def plant_job(sm, name: str, tags: list[dict]) -> None:
@@ -94,7 +70,7 @@ def aws(aws_env):
                   [{"Key": "Participant", "Value": "ada"}])
         running = {f"{EVENT}-{p}-xgb-20261201120000" for p in ("ada", "ada-lovelace")}
         running.add("aim368-ada-lovelace-knn-20261201130000")
-        yield TrainingJobsThatRun(sm, running), logs
+        yield RunningJobs(sm, running), logs
 
 
 def names(listing: list[dict], key: str, prefix: str) -> set[str]:
