@@ -76,6 +76,18 @@ def quota_refusal(error: ClientError) -> QuotaError | None:
                       "Service Quotas before the event")
 
 
+@contextlib.contextmanager
+def quota_refusals():
+    """Turn a LimitExceeded* refusal met while creating resources into its one-line QuotaError."""
+    try:
+        yield
+    except ClientError as error:
+        refusal = quota_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
 class WiringError(RuntimeError):
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -372,17 +384,12 @@ def provision(program: Program, tap_queue_arn: Callable[[str], str]) -> World:
     world = World(program)
     _functions(program, world)
     _cold_start({f.module for f in world.functions.values()})
-    try:
+    with quota_refusals():
         _storage(program)
         _tables(program)
         _secrets(program, world)
         _topics(program, world, tap_queue_arn)
         _monitoring(program)
-    except ClientError as error:
-        refusal = quota_refusal(error)
-        if refusal is None:
-            raise
-        raise refusal from None
     _stages(program, world)
     _environments(program, world)
     world.scheduled()
@@ -397,17 +404,12 @@ def provision_stack(program: Program, stack: Program, world: World) -> None:
     mistake. The rehearsal's tap already listens to the topics (the event stack's)."""
     world.program = program
     _functions(stack, world)
-    try:
+    with quota_refusals():
         _storage(stack)
         _tables(stack)
         _secrets(stack, world)
         _create_topics(stack, world)
         _monitoring(stack)
-    except ClientError as error:
-        refusal = quota_refusal(error)
-        if refusal is None:
-            raise
-        raise refusal from None
     world.subscribers.clear()
     world.stages.clear()
     _subscriptions(program, world)
